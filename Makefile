@@ -1,0 +1,30 @@
+# Everything a fresh Debian machine with Python 3.11 needs: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel on these machines; a range could pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/tao-automl demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check tao_automl tests benchmarks skills
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/parallel_speedup.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

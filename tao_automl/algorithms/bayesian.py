@@ -1,0 +1,150 @@
+"""Bayesian optimization through Optuna's ask/tell interface.
+
+GP sampler by default for the budgets TAO users run (tens of trials: GP found lower regret than
+TPE on Hartmann-6 at 50 trials), TPE for large budgets or on request. Both are pending-aware:
+Optuna 5's GP conditions on running trials, TPE uses the constant liar, so parallel proposals
+differ. Startup proposals are drawn from our own prior (log scales, option weights), not
+Optuna's uniform one. Failures that are the configuration's fault (invalid, out of memory) are
+told as infeasible through a constraint, so the model steers away from that region.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from typing import Any
+
+import optuna
+from optuna.trial import Trial, TrialState, create_trial
+
+from tao_automl.algorithms.base import Algorithm, Feedback, Proposal, RecStatus, fingerprint
+
+_CONFIG_FAULTS = {"invalid_configuration", "oom"}
+#: Optuna constraint name: <= 0 feasible, > 0 the configuration itself failed.
+_CONSTRAINT = "config_fault"
+
+
+class BayesianSearch(Algorithm):
+    """Model-based search (Optuna GP or TPE sampler) behind the ask/tell interface."""
+
+    name = "bayesian"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        budget = self.settings.automl_max_recommendations
+        self.n_startup = self.settings.automl_n_startup_trials or min(10, max(3, math.ceil(budget / 3)))
+        choice = self.settings.automl_sampler
+        self.sampler_name = ("gp" if budget <= 100 else "tpe") if choice == "auto" else choice
+        self._rng = random.Random(self.seed)
+        self.study = self._new_study()
+        self._distributions = {p.name: p.distribution() for p in self.space}
+        self._unbound: dict[str, Trial] = {}
+        self._trials: dict[int, Trial] = {}
+        self._seen: set[str] = set()
+        self._worst: float | None = None
+        self._pending_penalties: list[Trial] = []
+
+    def _new_study(self) -> optuna.Study:
+        if self.sampler_name == "gp":
+            sampler: optuna.samplers.BaseSampler = optuna.samplers.GPSampler(
+                seed=self.seed, n_startup_trials=self.n_startup, warn_independent_sampling=False)
+        elif self.sampler_name == "tpe":
+            sampler = optuna.samplers.TPESampler(
+                seed=self.seed, n_startup_trials=self.n_startup, constant_liar=True, multivariate=True,
+                warn_independent_sampling=False)
+        else:
+            sampler = optuna.samplers.RandomSampler(seed=self.seed)
+        return optuna.create_study(direction=self.direction, sampler=sampler)
+
+    def _n_model_ready(self) -> int:
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    def propose(self, n: int) -> list[Proposal]:
+        return [self._propose_one() for _ in range(n)]
+
+    def _propose_one(self) -> Proposal:
+        started = len(self.study.get_trials(deepcopy=False))
+        if started < self.n_startup or self._n_model_ready() == 0:
+            return self._enqueue(self.space.sample(self._rng), "startup draw from the prior")
+        for _ in range(10):
+            trial = self.study.ask(self._distributions)
+            params = self.space.repair({p.name: p.decode(trial.params[p.name]) for p in self.space})
+            if fingerprint(params) not in self._seen:
+                return self._register(trial, params, f"{self.sampler_name} proposal")
+            self.study.tell(trial, state=TrialState.FAIL)
+        return self._enqueue(self.space.sample(self._rng), "prior draw (model repeated known configurations)")
+
+    def _enqueue(self, params: dict[str, Any], note: str) -> Proposal:
+        for _ in range(20):
+            if fingerprint(params) not in self._seen:
+                break
+            params = self.space.sample(self._rng)
+        self.study.enqueue_trial({p.name: p.encode(params[p.name]) for p in self.space}, skip_if_exists=False)
+        trial = self.study.ask(self._distributions)
+        return self._register(trial, params, note)
+
+    def _register(self, trial: Trial, params: dict[str, Any], note: str) -> Proposal:
+        key = fingerprint(params)
+        self._seen.add(key)
+        self._unbound[key] = trial
+        return Proposal(params=params, note=note, meta={"sampler": self.sampler_name})
+
+    def bind(self, rec_id: int, proposal: Proposal) -> None:
+        key = fingerprint(proposal.params)
+        trial = self._unbound.pop(key, None)
+        if trial is None:
+            self.study.enqueue_trial({p.name: p.encode(proposal.params[p.name]) for p in self.space},
+                                     skip_if_exists=False)
+            trial = self.study.ask(self._distributions)
+        self._seen.add(key)
+        self._trials[rec_id] = trial
+
+    def report(self, feedback: Feedback) -> None:
+        trial = self._trials.pop(feedback.rec_id, None)
+        if trial is None:
+            return
+        if feedback.status is RecStatus.SUCCESS and feedback.metric is not None and math.isfinite(feedback.metric):
+            trial.set_constraint(_CONSTRAINT, -1.0)
+            self.study.tell(trial, feedback.metric)
+            if self._worst is None or self.better(self._worst, feedback.metric):
+                self._worst = feedback.metric
+            self._flush_penalties()
+        elif feedback.failure_class in _CONFIG_FAULTS or feedback.status is RecStatus.INVALID_CONFIGURATION:
+            trial.set_constraint(_CONSTRAINT, 1.0)
+            self._pending_penalties.append(trial)
+            self._flush_penalties()
+        else:
+            self.study.tell(trial, state=TrialState.FAIL)
+
+    def _flush_penalties(self) -> None:
+        """Tell infeasible trials once a penalty value (the worst metric seen) exists."""
+        if self._worst is None:
+            return
+        for trial in self._pending_penalties:
+            self.study.tell(trial, self._worst)
+        self._pending_penalties.clear()
+
+    def warm_start(self, params: dict[str, Any], metric: float) -> None:
+        """Add the measured default configuration as a completed trial (clipped into the space)."""
+        inside = {}
+        for p in self.space:
+            value = params.get(p.name, p.default)
+            if not p.contains(value):
+                return
+            inside[p.name] = p.encode(value)
+        self.study.add_trial(create_trial(params=inside, distributions=self._distributions, value=metric,
+                                          system_attrs={f"constraints:{_CONSTRAINT}": -1.0}))
+        self._seen.add(fingerprint({p.name: p.decode(v) for p, v in zip(self.space, inside.values(), strict=True)}))
+        if self._worst is None or self.better(self._worst, metric):
+            self._worst = metric
+
+    def restore(self, history: list[tuple[int, Proposal, Feedback | None]]) -> None:
+        """Rebuild the study: finished recommendations become trials, running ones are re-asked."""
+        self.study = self._new_study()
+        self._trials.clear()
+        self._unbound.clear()
+        self._rng = random.Random(f"{self.seed}:{len(history)}")
+        super().restore(history)

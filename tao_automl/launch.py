@@ -1,0 +1,61 @@
+"""Turn a model skill's action plus a spec into a platform JobRequest."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from tao_automl.errors import SkillError
+from tao_automl.platforms import JobRequest, PythonScript
+from tao_automl.skill import ModelSkill
+from tao_automl.spec import set_dotted
+from tao_automl.workspace import write_spec
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    """Replace ``{placeholder}`` tokens; other braces in a command are left alone (no str.format)."""
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    return text
+
+
+def check_runnable(skill: ModelSkill, action: str) -> None:
+    """Refuse an action that declares neither a ``command`` nor an ``execution`` block."""
+    info = skill.action(action)
+    if not info.command and not info.execution:
+        raise SkillError(f"action '{action}' has neither 'command' nor 'execution'",
+                         field=str(skill.root / "references" / "skill_info.yaml"),
+                         hint=f"add actions.{action}.command or actions.{action}.execution")
+
+
+def prepare_job(skill: ModelSkill, action: str, spec: dict[str, Any], job_dir: Path, name: str,
+                *, env: dict[str, str] | None = None, env_passthrough: list[str] | None = None,
+                gpus: int = 0, num_nodes: int = 1) -> JobRequest:
+    """Write ``spec.yaml`` into ``job_dir`` (results dir key filled) and describe the job.
+
+    The spec on disk is nested (never dotted) and points its results key at ``job_dir/results``.
+    """
+    check_runnable(skill, action)
+    results_dir = job_dir / "results"
+    results_key = skill.spec_key_for(action, "output_dir") or "results_dir"
+    set_dotted(spec, results_key, str(results_dir))
+    spec_path = job_dir / "spec.yaml"
+    write_spec(spec_path, spec)
+    values = {"config_path": str(spec_path), "spec_path": str(spec_path), "results_dir": str(results_dir),
+              "output_dir": str(results_dir), "skill_dir": str(skill.root)}
+    info = skill.action(action)
+    command: list[str] | None = None
+    script: PythonScript | None = None
+    if info.execution is not None:
+        cwd = _fill(info.execution.cwd, values) if info.execution.cwd else str(skill.root)
+        script_path = Path(_fill(info.execution.script, values))
+        if not script_path.is_absolute():
+            script_path = Path(cwd) / script_path
+        script = PythonScript(script=str(script_path), args=[_fill(a, values) for a in info.execution.args], cwd=cwd)
+    else:
+        command = [_fill(tok, values) for tok in shlex.split(info.command or "")]
+    return JobRequest(name=name, action=action, command=command, python_script=script, image=skill.image(action),
+                      workdir=job_dir, results_dir=results_dir, spec_path=spec_path,
+                      log_path=job_dir / f"{action}.log", env=env or {}, env_passthrough=env_passthrough or [],
+                      gpus=gpus, num_nodes=num_nodes)

@@ -1,0 +1,156 @@
+"""The platform contract: four verbs (submit/status/logs/cancel) plus failure analysis.
+
+A platform owns only jobs. It never decides what to run or when; the runner does. The public
+verbs do the bookkeeping once (log offsets, failure classification); a concrete platform
+implements a few private hooks (``_submit``, ``_status``, ``_read_logs``, ``_cancel``).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tao_automl.platforms.failures import FailureAnalysis, classify_failure
+
+
+class JobState(StrEnum):
+    """Six-state job vocabulary shared by every platform.
+
+    Transitions: PENDING -> RUNNING -> COMPLETE | ERROR | CANCELED. UNKNOWN means the platform
+    could not tell right now (a transient API error); it is never terminal, so the runner keeps
+    polling instead of guessing.
+    """
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.COMPLETE, JobState.ERROR, JobState.CANCELED)
+
+
+class JobStatus(BaseModel):
+    """What a platform knows about one job at one moment."""
+
+    state: JobState
+    exit_code: int | None = None
+    message: str = ""
+    infra_failure: bool = False
+
+
+class PythonScript(BaseModel):
+    """An action run as ``<interpreter> script args...``; the platform chooses the interpreter."""
+
+    script: str
+    args: list[str] = Field(default_factory=list)
+    cwd: str | None = None
+
+
+class JobRequest(BaseModel):
+    """Everything a platform needs to run one action. Built by the runner, never by a platform.
+
+    Exactly one of ``command`` (an argv list, placeholders already filled) and ``python_script``
+    is set. ``env`` holds non-secret values; ``env_passthrough`` holds only the *names* of
+    variables the job may inherit (credentials), never their values.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    action: str
+    command: list[str] | None = None
+    python_script: PythonScript | None = None
+    image: str | None = None
+    workdir: Path
+    results_dir: Path
+    spec_path: Path | None = None
+    log_path: Path
+    env: dict[str, str] = Field(default_factory=dict)
+    env_passthrough: list[str] = Field(default_factory=list)
+    gpus: int = 0
+    num_nodes: int = 1
+
+
+class Platform(ABC):
+    """Base class of every execution platform. Subclasses set ``name`` and implement the hooks."""
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._log_offsets: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, job: JobRequest) -> str:
+        """Start ``job``; return the platform's job id. Raises PlatformError if it cannot start."""
+        job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        job.results_dir.mkdir(parents=True, exist_ok=True)
+        return self._submit(job)
+
+    def status(self, job_id: str) -> JobStatus:
+        """Current state of ``job_id``; UNKNOWN (not an exception) when it cannot be told now."""
+        return self._status(job_id)
+
+    def logs(self, job_id: str, tail: int | None = None) -> str:
+        """Whole log of the job so far, or its last ``tail`` lines."""
+        text = self._read_logs(job_id)
+        if tail is not None:
+            text = "\n".join(text.splitlines()[-tail:])
+        return text
+
+    def new_logs(self, job_id: str) -> str:
+        """Only the log text written since the previous call, so each line is seen exactly once.
+
+        While the job runs, a trailing partial line is held back until its newline arrives (a metric
+        split across two reads would otherwise be parsed wrong). A read shorter than the previous
+        one (a transient SDK error) never rewinds the offset.
+        """
+        text = self._read_logs(job_id)
+        end = len(text)
+        if text and not text.endswith("\n") and not self.status(job_id).state.terminal:
+            end = text.rfind("\n") + 1
+        with self._lock:
+            start = self._log_offsets.get(job_id, 0)
+            if end <= start:
+                return ""
+            self._log_offsets[job_id] = end
+        return text[start:end]
+
+    def cancel(self, job_id: str) -> None:
+        """Stop the job and everything it started. Cancelling a finished job is a no-op."""
+        self._cancel(job_id)
+
+    def failure_analysis(self, job_id: str) -> FailureAnalysis:
+        """Classify why a job failed from its status and log tail."""
+        return classify_failure(self.status(job_id), self.logs(job_id, tail=200))
+
+    def reattach(self, job_id: str) -> bool:
+        """Called on resume: True when the platform still knows ``job_id`` (it may have finished)."""
+        return self.status(job_id).state is not JobState.UNKNOWN
+
+    def find_job(self, name: str) -> str | None:
+        """Return the job id submitted under ``name`` if the platform can look it up, else None.
+
+        Used on resume when a crash happened between submit and recording the job id.
+        """
+        return None
+
+    @abstractmethod
+    def _submit(self, job: JobRequest) -> str: ...
+
+    @abstractmethod
+    def _status(self, job_id: str) -> JobStatus: ...
+
+    @abstractmethod
+    def _read_logs(self, job_id: str) -> str: ...
+
+    @abstractmethod
+    def _cancel(self, job_id: str) -> None: ...

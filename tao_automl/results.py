@@ -1,0 +1,140 @@
+"""The result dict (DESIGN §2) and live status, both built from the store alone.
+
+Because everything is derived from ``state.db``, ``query_status`` gives the same answer from
+another process while the runner is still writing, and after a crash.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tao_automl.algorithms.base import RecStatus
+from tao_automl.metrics import comparison
+from tao_automl.store import Store
+from tao_automl.workspace import Workspace
+
+BASELINE_STATUSES = ("not_run", "provided", "measured", "failure", "metric_missing", "unavailable", "skipped")
+FINAL_STATUSES = ("measured", "provided", "reused_best", "metric_missing", "callback_error", "unavailable",
+                  "skipped", "not_run")
+
+
+def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
+    """The successful recommendation with the best metric (earliest wins ties)."""
+    done = [r for r in recs if r["status"] is RecStatus.SUCCESS and r["metric"] is not None]
+    if not done:
+        return None
+    pick = max if direction == "maximize" else min
+    return pick(done, key=lambda r: (r["metric"], -r["rec_id"]) if direction == "maximize"
+                else (r["metric"], r["rec_id"]))
+
+
+def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
+    extra = rec.get("extra") or {}
+    return {
+        "rec_id": rec["rec_id"],
+        "specs": rec["specs"] or {},
+        "params": (rec["proposal"] or {}).get("params", {}),
+        "metric": rec["metric"],
+        "metric_source": rec["metric_source"],
+        "status": str(rec["status"]),
+        "failure_reason": rec["failure_reason"],
+        "failure_class": rec["failure_class"],
+        "adjustments": rec["adjustments"],
+        "job_id": extra.get("job_id"),
+        "budget": rec["budget"],
+        "resume_from": (rec["proposal"] or {}).get("resume_from"),
+        "checkpoint": extra.get("checkpoint"),
+        "note": (rec["proposal"] or {}).get("note", ""),
+        "started_at": rec["started_at"],
+        "finished_at": rec["finished_at"],
+        "duration_s": (rec["finished_at"] - rec["started_at"]) if rec["finished_at"] and rec["started_at"] else None,
+    }
+
+
+def build_result(store: Store) -> dict[str, Any]:
+    """The published result dict, from the store."""
+    meta = store.all_meta()
+    direction = meta.get("direction", "maximize")
+    metric = meta.get("metric")
+    recs = store.recs("rec")
+    best = best_rec(recs, direction)
+    finished = [r for r in recs if r["status"].final]
+    total = meta.get("total_recommendations") or len(recs)
+    if meta.get("run_state") in ("complete", "stopped") and len(finished) == len(recs):
+        total = len(recs)
+    baseline = dict(meta.get("baseline") or {"enabled": False, "status": "not_run"})
+    baseline.setdefault("metric_name", metric)
+    baseline.setdefault("metric_value", None)
+    baseline["comparison_to_best"] = comparison(best["metric"] if best else None, baseline.get("metric_value"),
+                                                direction)
+    final = dict(meta.get("final_evaluation") or {"enabled": True, "status": "not_run", "reason": "run not finished"})
+    final.setdefault("metric_name", metric)
+    final.setdefault("metric_value", None)
+    reference = baseline.get("eval_metric_value")
+    if reference is None or final.get("status") == "reused_best":
+        reference = baseline.get("metric_value")
+    final["comparison_to_baseline"] = comparison(final.get("metric_value"), reference, direction)
+    return {
+        "best": None if best is None else {
+            "rec_id": best["rec_id"],
+            "specs": best["specs"],
+            "params": best["proposal"].get("params", {}),
+            "metric_value": best["metric"],
+            "adjustments": best["adjustments"],
+            "job_id": best["extra"].get("job_id"),
+            "checkpoint": best["extra"].get("checkpoint"),
+        },
+        "progress": {
+            "completed": len(finished),
+            "total": total,
+            "best_metric": best["metric"] if best else None,
+            "best_rec_id": best["rec_id"] if best else None,
+            "algorithm": meta.get("algorithm"),
+            "running": sum(1 for r in recs if r["status"] is RecStatus.RUNNING),
+            "state": meta.get("run_state"),
+            "stop_reason": meta.get("stop_reason"),
+        },
+        "baseline": baseline,
+        "final_evaluation": final,
+        "history": [history_entry(r) for r in recs],
+        "metric": {"name": metric, "direction": direction},
+        "workspace": str(store.path.parent),
+    }
+
+
+def query_status(workspace: str | Path) -> dict[str, Any]:
+    """Live status of a run, safe to call from any process while the runner works."""
+    ws = Workspace.open_existing(workspace)
+    store = Store(ws.state_path, readonly=True)
+    try:
+        result = build_result(store)
+        started = store.meta("started_at")
+        recs = store.recs("rec")
+        running = [{"rec_id": r["rec_id"], "job_id": r["extra"].get("job_id"), "started_at": r["started_at"],
+                    "params": r["proposal"].get("params", {})} for r in recs if r["status"] is RecStatus.RUNNING]
+        durations = [r["finished_at"] - r["started_at"] for r in recs
+                     if r["status"].final and r["started_at"] and r["finished_at"]]
+        progress = result["progress"]
+        remaining = max(0, progress["total"] - progress["completed"])
+        slots = max(1, int(store.meta("max_concurrent", 1)))
+        eta = (sum(durations) / len(durations)) * remaining / slots if durations and remaining else None
+        return {
+            "workspace": str(ws.run_dir),
+            "state": store.meta("run_state"),
+            "algorithm": store.meta("algorithm"),
+            "metric": result["metric"],
+            "progress": progress,
+            "running_jobs": running,
+            "best": result["best"],
+            "baseline": result["baseline"],
+            "final_evaluation": result["final_evaluation"],
+            "elapsed_s": time.time() - started if started else None,
+            "eta_s": eta,
+            "failures": [{"rec_id": h["rec_id"], "status": h["status"], "failure_class": h["failure_class"],
+                          "failure_reason": h["failure_reason"]} for h in result["history"]
+                         if h["status"] in ("failure", "invalid_configuration", "lost")],
+        }
+    finally:
+        store.close()

@@ -1,0 +1,800 @@
+"""AutoMLRunner: the event loop that turns proposals into jobs and jobs into feedback.
+
+The runner owns time (an injected clock) and state (the store); the algorithm only decides and
+the platform only runs jobs. Each loop turn fills free slots, polls running jobs, records what
+changed, and tells the algorithm. Every job is recorded as an intent before it is submitted, so
+resuming after a crash re-attaches running jobs and never launches one twice.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tao_automl.algorithms import Feedback, Proposal, RecStatus, get_algorithm_class
+from tao_automl.checkpoints import final_checkpoint
+from tao_automl.clock import Clock, SystemClock
+from tao_automl.errors import (
+    AutoMLError,
+    ConfigurationError,
+    MetricMissingError,
+    NoSuccessfulRecommendationError,
+)
+from tao_automl.launch import check_runnable, prepare_job
+from tao_automl.metrics import MetricResolver, as_metric
+from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
+from tao_automl.results import best_rec, build_result, query_status
+from tao_automl.settings import AutoMLSettings
+from tao_automl.skill import ModelSkill
+from tao_automl.space import SearchSpace, build_search_space
+from tao_automl.spec import (
+    cap_batch_sizes,
+    deep_merge,
+    expand_dotted,
+    flatten,
+    get_dotted,
+    set_dotted,
+    validate_override_keys,
+)
+from tao_automl.store import BASELINE_REC_ID, Store
+from tao_automl.workspace import Workspace, atomic_write_json
+
+__all__ = ["AutoMLRunner", "query_status"]
+
+logger = logging.getLogger(__name__)
+
+#: Successful jobs in a row without a readable metric before the run aborts.
+MAX_METRICLESS_SUCCESSES = 3
+_DEFAULT_POLL = 5.0
+
+
+@dataclass
+class _Running:
+    """A job in flight. ``role``: train | baseline_train | baseline_eval."""
+
+    rec_id: int
+    role: str
+    name: str
+    job_id: str
+    job_dir: Path
+    started: float
+    stop_requested: str | None = None
+
+
+@dataclass
+class _Plan:
+    """Everything validated before a workspace exists; persisted so resume rebuilds the same run."""
+
+    skill: ModelSkill
+    action: str
+    settings: AutoMLSettings
+    algorithm: str
+    metric: str
+    direction: str
+    space: SearchSpace
+    base_spec: dict[str, Any]
+    eval_overrides: dict[str, Any]
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _call_hook(fn: Callable[..., Any] | None, *args: Any) -> Any:
+    """Call a user hook with as many of ``args`` as its signature accepts."""
+    if fn is None:
+        return None
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return fn(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return fn(*args)
+    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return fn(*args[:n])
+
+
+def _metric_from_hook(value: Any) -> tuple[float | None, dict[str, Any]]:
+    """A hook may return a number or ``{"metric_value": ..., **metadata}``."""
+    if isinstance(value, dict):
+        meta = {k: v for k, v in value.items() if k != "metric_value"}
+        return as_metric(value.get("metric_value")), meta
+    return as_metric(value), {}
+
+
+class AutoMLRunner:
+    """Runs an AutoML study of one model skill on one platform.
+
+    Both published call spellings work::
+
+        AutoMLRunner(skill_dir=..., platform_sdk=sdk, workspace_dir=...)
+        AutoMLRunner(sdk, skill_dir, action="train", poll_interval=30)
+
+    ``platform_sdk`` may be a :class:`Platform`, a platform name (``"local"``) or a duck-typed SDK
+    with ``create_job/get_job_status/get_job_logs/cancel_job``.
+    """
+
+    def __init__(self, platform_sdk: Any = None, skill_dir: str | Path | None = None, *,
+                 workspace_dir: str | Path | None = None, action: str = "train",
+                 poll_interval: float | None = None, platform_options: dict[str, Any] | None = None,
+                 clock: Clock | None = None, listeners: list[Callable[[str, dict[str, Any]], None]] | None = None
+                 ) -> None:
+        if skill_dir is None:
+            raise ConfigurationError("required", field="skill_dir", hint="path to skills/models/<network>")
+        self.skill_dir = Path(skill_dir)
+        self.platform_sdk = platform_sdk if platform_sdk is not None else "local"
+        self.platform_options = platform_options or {}
+        self.workspace_dir = Path(workspace_dir) if workspace_dir else Path.cwd() / "automl_workspace"
+        self.action = action
+        self.poll_interval = poll_interval
+        self.clock: Clock = clock or SystemClock()
+        self.listeners = list(listeners or [])
+        self.platform: Platform | None = None
+        self.workspace: Workspace | None = None
+        self.store: Store | None = None
+
+    # ================================================================== public entry point
+    def run(self, automl_algorithm: str | None = None, automl_settings: dict[str, Any] | None = None,
+            spec_overrides: dict[str, Any] | None = None, automl_hyperparameters: list[str] | None = None,
+            custom_param_ranges: dict[str, dict[str, Any]] | None = None,
+            metric_extractor: Callable[[str, str], Any] | None = None,
+            eval_fn: Callable[..., Any] | None = None, final_eval_fn: Callable[..., Any] | None = None, *,
+            workspace_path: str | Path | None = None, resume: bool = False,
+            baseline_fn: Callable[..., Any] | None = None,
+            on_recommendation: Callable[..., Any] | None = None, on_result: Callable[..., Any] | None = None,
+            train_dataset_uri: str | None = None, eval_dataset_uri: str | None = None,
+            base_checkpoint: str | None = None, eval_spec_overrides: dict[str, Any] | None = None
+            ) -> dict[str, Any]:
+        """Run (or resume) the study and return the result dict of DESIGN §2.
+
+        All inputs are validated before anything is written, so a bad input leaves no workspace.
+        """
+        self._hooks = {"metric_extractor": metric_extractor, "eval_fn": eval_fn, "final_eval_fn": final_eval_fn,
+                       "baseline_fn": baseline_fn, "on_recommendation": on_recommendation, "on_result": on_result}
+        root = Path(workspace_path) if workspace_path else self.workspace_dir
+        if resume:
+            self.workspace = Workspace.open_existing(root)
+            self.store = Store(self.workspace.state_path)
+            plan = self._plan_from_store()
+            self.platform = as_platform(self.platform_sdk, **self.platform_options)
+        else:
+            plan = self._plan(automl_algorithm, automl_settings, spec_overrides, automl_hyperparameters,
+                              custom_param_ranges, train_dataset_uri, eval_dataset_uri, base_checkpoint,
+                              eval_spec_overrides)
+            self.platform = as_platform(self.platform_sdk, **self.platform_options)
+            self.workspace = Workspace.create(root)
+            self.store = Store(self.workspace.state_path)
+            self._persist_plan(plan)
+        self.plan = plan
+        self.resolver = MetricResolver(plan.metric, metric_extractor)
+        self.eval_resolver = MetricResolver(plan.skill.info.automl.evaluate_metric or plan.metric, metric_extractor)
+        self.algorithm = get_algorithm_class(plan.algorithm)(plan.space, direction=plan.direction,
+                                                             settings=plan.settings)
+        self.running: dict[str, _Running] = {}
+        self._metricless = 0
+        self._consecutive_failures = 0
+        try:
+            if resume:
+                self._reconcile()
+            else:
+                self._start_baseline()
+            self.store.set_meta(run_state="running")
+            self._loop()
+            self._final_evaluation()
+            self.store.set_meta(run_state="complete")
+        except KeyboardInterrupt:
+            self.store.set_meta(run_state="interrupted")
+            self.store.event("interrupted", running=[r.job_id for r in self.running.values()])
+            raise
+        except AutoMLError as exc:
+            self.store.set_meta(run_state="failed", stop_reason=str(exc))
+            raise
+        result = build_result(self.store)
+        atomic_write_json(self.workspace.result_path, result)
+        self._notify("finished", result=result)
+        if result["best"] is None:
+            failed = [h["rec_id"] for h in result["history"]]
+            raise NoSuccessfulRecommendationError(
+                f"no recommendation succeeded; failed recommendation ids: {failed}", field="history",
+                hint=f"see {self.workspace.run_dir}/recs/<id>/ for specs and logs")
+        return result
+
+    # ================================================================== planning and persistence
+    def _plan(self, algorithm: str | None, raw_settings: dict[str, Any] | None, overrides: dict[str, Any] | None,
+              hyperparameters: list[str] | None, custom: dict[str, dict[str, Any]] | None,
+              train_uri: str | None, eval_uri: str | None, base_checkpoint: str | None,
+              eval_overrides: dict[str, Any] | None) -> _Plan:
+        settings = AutoMLSettings.parse(raw_settings)
+        name = algorithm or settings.automl_algorithm or "bayesian"
+        get_algorithm_class(name)
+        skill = ModelSkill.load(self.skill_dir)
+        check_runnable(skill, self.action)
+        metric = settings.metric or skill.info.automl.metric
+        if not metric:
+            raise ConfigurationError("no metric given and the model skill declares none",
+                                     field="automl_settings.metric", hint="set metric to the validation metric name")
+        direction = settings.direction or skill.info.automl.direction or settings.resolved_direction(metric)
+        if direction not in ("maximize", "minimize"):
+            raise ConfigurationError(f"invalid direction '{direction}'", field="automl_settings.direction")
+        schema = skill.schema(self.action)
+        space = build_search_space(schema, hyperparameters, custom)
+        template = skill.template(self.action)
+        overrides = dict(overrides or {})
+        validate_override_keys(overrides, schema, template)
+        base_spec = deep_merge(template, expand_dotted(overrides))
+        for key, value in self._dataset_keys(skill, self.action, train_uri, eval_uri).items():
+            if get_dotted(expand_dotted(overrides), key) is None:
+                set_dotted(base_spec, key, value)
+        if base_checkpoint:
+            for key, role in skill.info.spec_params.get(self.action, {}).items():
+                if role == "ptm_if_no_resume_model":
+                    set_dotted(base_spec, key, base_checkpoint)
+        inputs = {"spec_overrides": overrides, "automl_hyperparameters": hyperparameters,
+                  "custom_param_ranges": custom, "train_dataset_uri": train_uri, "eval_dataset_uri": eval_uri,
+                  "base_checkpoint": base_checkpoint}
+        return _Plan(skill, self.action, settings, name, metric, direction, space, base_spec,
+                     dict(eval_overrides or {}), inputs)
+
+    @staticmethod
+    def _dataset_keys(skill: ModelSkill, action: str, train_uri: str | None, eval_uri: str | None) -> dict[str, str]:
+        """Spec keys filled from dataset URIs through the skill's ``data_sources`` mapping."""
+        uris = {"train_datasets": train_uri, "eval_dataset": eval_uri}
+        out: dict[str, str] = {}
+        for key, src in (skill.info.data_sources.get(action) or {}).items():
+            uri = uris.get(src.get("source")) if isinstance(src, dict) else None
+            if not uri:
+                continue
+            rel = str(src.get("path") or "")
+            if src.get("runtime") == "extracted_folder":
+                for ext in (".tar.gz", ".tgz", ".tar", ".zip"):
+                    rel = rel.removesuffix(ext)
+            out[key] = f"{uri.rstrip('/')}/{rel}" if rel else uri
+        return out
+
+    def _persist_plan(self, plan: _Plan) -> None:
+        assert self.store is not None
+        self.store.set_meta(
+            skill_dir=str(plan.skill.root), action=plan.action, algorithm=plan.algorithm,
+            settings=plan.settings.public_dict(), metric=plan.metric, direction=plan.direction,
+            base_spec=plan.base_spec, eval_overrides=plan.eval_overrides, inputs=plan.inputs,
+            space=plan.space.describe(), excluded=plan.space.excluded, run_state="starting",
+            total_recommendations=plan.settings.automl_max_recommendations,
+            max_concurrent=plan.settings.automl_max_concurrent, started_at=time.time(),
+            platform=getattr(self.platform, "name", "unknown"))
+
+    def _plan_from_store(self) -> _Plan:
+        assert self.store is not None
+        meta = self.store.all_meta()
+        if "skill_dir" not in meta:
+            raise ConfigurationError("workspace holds no AutoML plan", field="workspace")
+        settings_raw = {k: v for k, v in meta["settings"].items() if k != "llm_api_key_set" and v is not None}
+        settings = AutoMLSettings.parse(settings_raw)
+        skill = ModelSkill.load(meta["skill_dir"])
+        inputs = meta.get("inputs") or {}
+        space = build_search_space(skill.schema(meta["action"]), inputs.get("automl_hyperparameters"),
+                                   inputs.get("custom_param_ranges"))
+        self.action = meta["action"]
+        return _Plan(skill, meta["action"], settings, meta["algorithm"], meta["metric"], meta["direction"], space,
+                     meta["base_spec"], meta.get("eval_overrides") or {}, inputs)
+
+    # ================================================================== the loop
+    def _poll_interval(self) -> float:
+        if self.poll_interval is not None:
+            return self.poll_interval
+        return _DEFAULT_POLL
+
+    def _loop(self) -> None:
+        assert self.store is not None
+        settings = self.plan.settings
+        while True:
+            self._fill_slots()
+            self._poll()
+            launched = len(self.store.recs("rec"))
+            exhausted = launched >= settings.automl_max_recommendations or self.algorithm.done() \
+                or self.store.meta("stop_reason") is not None
+            if not self.running and exhausted:
+                return
+            if not self.running and not exhausted and not self._can_launch():
+                return
+            self.clock.sleep(self._poll_interval())
+
+    def _can_launch(self) -> bool:
+        return self.store.meta("stop_reason") is None and not self.algorithm.done()
+
+    def _slots_free(self) -> int:
+        return self.plan.settings.automl_max_concurrent - len(self.running)
+
+    def _fill_slots(self) -> None:
+        assert self.store is not None
+        settings = self.plan.settings
+        while self._slots_free() > 0 and self._can_launch():
+            remaining = settings.automl_max_recommendations - len(self.store.recs("rec"))
+            if remaining <= 0:
+                return
+            proposals = self.algorithm.propose(min(self._slots_free(), remaining))
+            if not proposals:
+                return
+            for proposal in proposals:
+                self._launch_recommendation(proposal)
+
+    def _launch_recommendation(self, proposal: Proposal) -> None:
+        assert self.store is not None and self.workspace is not None
+        rec_id = self.store.next_rec_id()
+        spec = deep_merge(self.plan.base_spec, expand_dotted(dict(proposal.params)))
+        if proposal.budget is not None:
+            set_dotted(spec, self.plan.skill.epochs_key, int(proposal.budget))
+        if proposal.resume_from is not None and self.plan.skill.resume_key:
+            parent = self.store.rec(proposal.resume_from)
+            checkpoint = (parent or {}).get("extra", {}).get("checkpoint")
+            if checkpoint:
+                set_dotted(spec, self.plan.skill.resume_key, checkpoint)
+        adjustments, invalid = self._cap_batches(spec)
+        budget = get_dotted(spec, self.plan.skill.epochs_key)
+        status = RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING
+        self.store.add_rec(rec_id, proposal.to_dict(), specs=flatten(spec), budget=budget, status=status,
+                           adjustments=adjustments, failure_reason=invalid,
+                           failure_class="invalid_configuration" if invalid else None)
+        self.algorithm.bind(rec_id, proposal)
+        self._notify("recommendation", rec_id=rec_id, params=proposal.params, note=proposal.note)
+        _call_hook(self._hooks["on_recommendation"], {"rec_id": rec_id, "params": proposal.params,
+                                                      "specs": flatten(spec)})
+        if invalid:
+            self._finished(rec_id, Feedback(rec_id, RecStatus.INVALID_CONFIGURATION,
+                                            failure_class="invalid_configuration"))
+            return
+        self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
+
+    def _cap_batches(self, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        count = self.plan.settings.train_sample_count
+        if count is None:
+            return [], None
+        caps, invalid = cap_batch_sizes(spec, count, self._shards(spec))
+        return [c.record() for c in caps], invalid
+
+    def _shards(self, spec: dict[str, Any]) -> int:
+        if self.plan.settings.automl_num_shards:
+            return self.plan.settings.automl_num_shards
+        gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
+        nodes = get_dotted(spec, "train.num_nodes")
+        gpus = gpus if isinstance(gpus, int) and gpus > 0 else 1
+        nodes = nodes if isinstance(nodes, int) and nodes > 0 else 1
+        return gpus * nodes
+
+    def _submit(self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str,
+                attempt: int = 1) -> bool:
+        """Record the intent, then submit. A submit error fails the recommendation, not the run."""
+        assert self.store is not None and self.workspace is not None and self.platform is not None
+        name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
+        job_dir = self.workspace.job_dir(label)
+        gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
+        request = prepare_job(self.plan.skill, action, spec, job_dir, name,
+                              gpus=gpus if isinstance(gpus, int) else 0)
+        self.store.add_job_intent(name, rec_id, action, role)
+        try:
+            job_id = self.platform.submit(request)
+        except Exception as exc:
+            self.store.set_job_state(name, "submit_failed")
+            logger.warning("submit of %s failed: %s", name, exc)
+            self._record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
+            return False
+        self.store.set_job_submitted(name, job_id)
+        now = self.clock.now()
+        self.running[name] = _Running(rec_id, role, name, job_id, job_dir, now)
+        rec = self.store.rec(rec_id)
+        if rec is not None and not rec["status"].final:
+            extra = dict(rec["extra"])
+            extra.setdefault("jobs", []).append({"role": role, "job_id": job_id, "name": name})
+            if role in ("train", "baseline_train"):
+                extra["job_id"] = job_id
+            fields: dict[str, Any] = {"extra": extra}
+            if rec["status"] is RecStatus.PENDING:
+                fields.update(status=RecStatus.RUNNING, started_at=time.time())
+            self.store.update_rec(rec_id, **fields)
+        self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
+        return True
+
+    def _poll(self) -> None:
+        assert self.platform is not None
+        timeout = self.plan.settings.automl_job_timeout
+        for name, run in list(self.running.items()):
+            status = self.platform.status(run.job_id)
+            if run.role == "train" and not status.state.terminal:
+                self._intermediate(run)
+            if timeout and not status.state.terminal and self.clock.now() - run.started > timeout:
+                run.stop_requested = "timeout"
+                self.platform.cancel(run.job_id)
+                status = self.platform.status(run.job_id)
+            if not status.state.terminal:
+                continue
+            del self.running[name]
+            self.store.set_job_state(name, str(status.state))
+            self._job_done(run, status.state, status.message)
+
+    def _intermediate(self, run: _Running) -> None:
+        """Record per-epoch metrics once each and let the algorithm stop the job early."""
+        assert self.store is not None and self.platform is not None
+        for path in (run.job_dir / "results").rglob("status.json") if (run.job_dir / "results").is_dir() else []:
+            readings = self.resolver.from_status_json(path.read_text(encoding="utf-8", errors="replace"))
+            for epoch, value in readings:
+                if epoch is None or not self.store.add_metric(run.rec_id, epoch, self.plan.metric, value):
+                    continue
+                self._notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
+                if run.stop_requested is None and self.algorithm.should_stop(run.rec_id, epoch, value):
+                    run.stop_requested = "early_stop"
+                    self.platform.cancel(run.job_id)
+
+    def _job_done(self, run: _Running, state: JobState, message: str) -> None:
+        if run.role == "baseline_eval":
+            self._baseline_eval_done(run, state)
+            return
+        if run.role == "baseline_train":
+            self._baseline_train_done(run, state)
+            return
+        self._train_done(run, state, message)
+
+    def _train_done(self, run: _Running, state: JobState, message: str) -> None:
+        assert self.store is not None and self.platform is not None
+        rec_id = run.rec_id
+        results = run.job_dir / "results"
+        self._intermediate_final(run)
+        checkpoint = final_checkpoint(results, self.plan.skill.info.automl.checkpoint_glob)
+        extra = dict(self.store.rec(rec_id)["extra"])
+        if checkpoint:
+            extra["checkpoint"] = str(checkpoint)
+        self.store.update_rec(rec_id, extra=extra)
+        if state is JobState.COMPLETE or run.stop_requested == "early_stop":
+            self._train_succeeded(run, extra)
+            return
+        if state is JobState.CANCELED and run.stop_requested is None:
+            self.store.update_rec(rec_id, status=RecStatus.CANCELED, failure_reason=message or "canceled",
+                                  failure_class="canceled")
+            self._finished(rec_id, Feedback(rec_id, RecStatus.CANCELED, failure_class="canceled"))
+            return
+        if run.stop_requested == "timeout":
+            self._record_failure(rec_id, "train", f"exceeded automl_job_timeout "
+                                 f"({self.plan.settings.automl_job_timeout:g}s)", "timeout")
+            return
+        analysis = self.platform.failure_analysis(run.job_id)
+        self._record_failure(rec_id, "train", analysis.reason, str(analysis.category))
+
+    def _intermediate_final(self, run: _Running) -> None:
+        if run.role == "train":
+            self._intermediate(run)
+
+    def _train_succeeded(self, run: _Running, extra: dict[str, Any]) -> None:
+        assert self.store is not None and self.platform is not None
+        rec_id = run.rec_id
+        eval_fn = self._hooks["eval_fn"]
+        rec = self.store.rec(rec_id)
+        if eval_fn is not None:
+            try:
+                value, meta = _metric_from_hook(_call_hook(eval_fn, self._public_rec(rec), run.job_id))
+            except Exception as exc:
+                self._record_failure(rec_id, "train", f"eval_fn raised {type(exc).__name__}: {exc}", "eval_fn_error")
+                return
+            source = "eval_fn"
+            if meta:
+                extra["eval"] = meta
+        else:
+            reading = self.resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
+            value, source = (reading.value, reading.source) if reading else (None, None)
+        if value is None:
+            self._metricless += 1
+            seen = self.resolver.seen_keys(run.job_dir / "results")
+            reason = f"job succeeded but reported no '{self.plan.metric}'" + (f" (it reported {seen})" if seen else "")
+            self.store.update_rec(rec_id, status=RecStatus.FAILURE, failure_reason=reason,
+                                  failure_class="metric_missing", extra=extra)
+            self._finished(rec_id, Feedback(rec_id, RecStatus.FAILURE, failure_class="metric_missing"))
+            if self._metricless >= MAX_METRICLESS_SUCCESSES:
+                self._abort_running()
+                raise MetricMissingError(
+                    f"{self._metricless} successful jobs in a row reported no '{self.plan.metric}'",
+                    field="automl_settings.metric",
+                    hint=("check the metric name" + (f"; the jobs reported {seen}" if seen else "")
+                          + ", or pass metric_extractor/eval_fn"))
+            return
+        self._metricless = 0
+        if run.stop_requested == "early_stop":
+            extra["early_stopped"] = True
+        self.store.update_rec(rec_id, status=RecStatus.SUCCESS, metric=value, metric_source=source, extra=extra)
+        self._finished(rec_id, Feedback(rec_id, RecStatus.SUCCESS, metric=value))
+
+    def _record_failure(self, rec_id: int, role: str, reason: str, failure_class: str) -> None:
+        assert self.store is not None
+        if role in ("baseline_train", "baseline_eval"):
+            self._set_baseline(status="failure", reason=reason, failure_class=failure_class)
+            if role == "baseline_train":
+                self.store.update_rec(rec_id, status=RecStatus.FAILURE, failure_reason=reason,
+                                      failure_class=failure_class)
+            return
+        status = (RecStatus.INVALID_CONFIGURATION if failure_class == FailureCategory.INVALID_CONFIGURATION
+                  else RecStatus.FAILURE)
+        self.store.update_rec(rec_id, status=status, failure_reason=reason, failure_class=failure_class)
+        self._finished(rec_id, Feedback(rec_id, status, failure_class=failure_class))
+
+    def _finished(self, rec_id: int, feedback: Feedback) -> None:
+        """A recommendation reached its final state: tell the algorithm, hooks and listeners."""
+        assert self.store is not None
+        self.algorithm.report(feedback)
+        if feedback.status is RecStatus.SUCCESS:
+            self._consecutive_failures = 0
+        else:
+            self._consecutive_failures += 1
+            limit = self.plan.settings.automl_max_consecutive_failures
+            if self._consecutive_failures >= limit and self.store.meta("stop_reason") is None:
+                self.store.set_meta(stop_reason=f"{limit} recommendations in a row failed; stopped launching new "
+                                                "ones (see failure_reason in history)")
+        rec = self.store.rec(rec_id)
+        self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
+        self._notify("result", rec=self._public_rec(rec))
+        _call_hook(self._hooks["on_result"], self._public_rec(rec))
+
+    def _public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
+        from tao_automl.results import history_entry
+
+        return history_entry(rec) if rec else {}
+
+    def _abort_running(self) -> None:
+        assert self.platform is not None and self.store is not None
+        for name, run in list(self.running.items()):
+            self.platform.cancel(run.job_id)
+            self.store.set_job_state(name, "CANCELED")
+            if run.role == "train":
+                self.store.update_rec(run.rec_id, status=RecStatus.CANCELED, failure_reason="run aborted",
+                                      failure_class="canceled")
+        self.running.clear()
+
+    # ================================================================== baseline
+    def _set_baseline(self, **fields: Any) -> None:
+        assert self.store is not None and self.workspace is not None
+        record = dict(self.store.meta("baseline") or {})
+        record.update(fields)
+        record.setdefault("metric_name", self.plan.metric)
+        self.store.set_meta(baseline=record)
+        atomic_write_json(self.workspace.evaluations / "baseline.json", record)
+
+    def _start_baseline(self) -> None:
+        """Baseline: hook value, else evaluate the base checkpoint, else train the defaults at the same budget."""
+        settings, skill = self.plan.settings, self.plan.skill
+        if not settings.automl_baseline:
+            self._set_baseline(enabled=False, status="skipped", reason="automl_baseline is false")
+            return
+        hook = self._hooks["baseline_fn"]
+        if hook is not None:
+            try:
+                value, meta = _metric_from_hook(_call_hook(hook, self.plan.base_spec))
+            except Exception as exc:
+                self._set_baseline(enabled=True, status="failure", reason=f"baseline_fn raised: {exc}")
+                return
+            status = "provided" if value is not None else "metric_missing"
+            self._set_baseline(enabled=True, status=status, metric_value=value, source="baseline_fn", **meta)
+            return
+        base_checkpoint = self.plan.inputs.get("base_checkpoint")
+        if base_checkpoint:
+            if not skill.has_action("evaluate") or not skill.eval_checkpoint_key:
+                self._set_baseline(enabled=True, status="unavailable",
+                                   reason="the model skill has no evaluate action to measure the base checkpoint")
+                return
+            self._set_baseline(enabled=True, status="not_run", source="base_checkpoint_eval",
+                               checkpoint=base_checkpoint)
+            self.store.add_rec(BASELINE_REC_ID, {"params": {}, "note": "baseline"}, kind="baseline",
+                               status=RecStatus.RUNNING)
+            self._submit_eval(BASELINE_REC_ID, "baseline_eval", base_checkpoint, "baseline_eval")
+            return
+        self._set_baseline(enabled=True, status="not_run", source="default_config")
+        spec = deep_merge(self.plan.base_spec, {})
+        self._cap_batches(spec)
+        self.store.add_rec(BASELINE_REC_ID, {"params": {}, "note": "schema defaults"}, kind="baseline",
+                           specs=flatten(spec), budget=get_dotted(spec, skill.epochs_key))
+        self._submit(BASELINE_REC_ID, "baseline_train", self.action, spec, "baseline")
+
+    def _baseline_train_done(self, run: _Running, state: JobState) -> None:
+        assert self.store is not None and self.platform is not None
+        results = run.job_dir / "results"
+        if state is not JobState.COMPLETE:
+            analysis = self.platform.failure_analysis(run.job_id)
+            self._record_failure(run.rec_id, "baseline_train", analysis.reason, str(analysis.category))
+            return
+        reading = self.resolver.resolve(results, self.platform.logs(run.job_id))
+        checkpoint = final_checkpoint(results, self.plan.skill.info.automl.checkpoint_glob)
+        extra = {"job_id": run.job_id, "checkpoint": str(checkpoint) if checkpoint else None}
+        if reading is None:
+            self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_class="metric_missing", extra=extra)
+            self._set_baseline(status="metric_missing", job_id=run.job_id,
+                               reason=f"default-config training reported no '{self.plan.metric}'")
+            return
+        self.store.update_rec(run.rec_id, status=RecStatus.SUCCESS, metric=reading.value,
+                              metric_source=reading.source, extra=extra)
+        self._set_baseline(status="measured", metric_value=reading.value, job_id=run.job_id,
+                           checkpoint=extra["checkpoint"], record_path=str(run.job_dir))
+        defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
+        self.algorithm.warm_start(defaults, reading.value)
+        if checkpoint and self.plan.skill.has_action("evaluate") and self.plan.skill.eval_checkpoint_key:
+            self._submit_eval(run.rec_id, "baseline_eval", str(checkpoint), "baseline_eval")
+
+    def _baseline_eval_done(self, run: _Running, state: JobState) -> None:
+        assert self.store is not None and self.platform is not None
+        source = (self.store.meta("baseline") or {}).get("source")
+        reading = None
+        if state is JobState.COMPLETE:
+            reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
+        if source == "base_checkpoint_eval":
+            if reading is None:
+                reason = ("evaluate job reported no metric" if state is JobState.COMPLETE
+                          else self.platform.failure_analysis(run.job_id).reason)
+                status = "metric_missing" if state is JobState.COMPLETE else "failure"
+                self._set_baseline(status=status, reason=reason, eval_job_id=run.job_id)
+                self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_reason=reason)
+            else:
+                self._set_baseline(status="measured", metric_value=reading.value, eval_metric_value=reading.value,
+                                   eval_job_id=run.job_id, record_path=str(run.job_dir))
+                self.store.update_rec(run.rec_id, status=RecStatus.SUCCESS, metric=reading.value,
+                                      metric_source=reading.source)
+            return
+        if reading is not None:
+            self._set_baseline(eval_metric_value=reading.value, eval_job_id=run.job_id,
+                               eval_record_path=str(run.job_dir))
+        else:
+            self._set_baseline(eval_error=f"evaluate of the baseline checkpoint gave no metric (job {run.job_id})")
+
+    def _eval_spec(self, checkpoint: str) -> dict[str, Any]:
+        """Evaluate spec: template + the train overrides that also apply + eval overrides + checkpoint."""
+        skill = self.plan.skill
+        template = skill.template("evaluate")
+        schema = skill.schema("evaluate") if skill.schema_path("evaluate").is_file() else {"properties": {}}
+        shared = {}
+        for key, value in flatten(expand_dotted(self.plan.inputs.get("spec_overrides") or {})).items():
+            try:
+                validate_override_keys({key: value}, schema, template)
+            except ConfigurationError:
+                continue
+            shared[key] = value
+        spec = deep_merge(template, expand_dotted(shared))
+        spec = deep_merge(spec, expand_dotted(self.plan.eval_overrides))
+        for key, value in self._dataset_keys(skill, "evaluate", self.plan.inputs.get("train_dataset_uri"),
+                                             self.plan.inputs.get("eval_dataset_uri")).items():
+            set_dotted(spec, key, value)
+        set_dotted(spec, skill.eval_checkpoint_key or "evaluate.checkpoint", checkpoint)
+        return spec
+
+    def _submit_eval(self, rec_id: int, role: str, checkpoint: str, label: str) -> bool:
+        return self._submit(rec_id, role, "evaluate", self._eval_spec(checkpoint), label)
+
+    # ================================================================== final evaluation
+    def _final_evaluation(self) -> None:
+        """Evaluate the selected best checkpoint with the same metric and data as the baseline."""
+        assert self.store is not None and self.workspace is not None
+        existing = self.store.meta("final_evaluation")
+        if existing and existing.get("status") not in (None, "not_run"):
+            return
+        settings = self.plan.settings
+        best = best_rec(self.store.recs("rec"), self.plan.direction)
+        record: dict[str, Any] = {"enabled": settings.automl_final_eval, "metric_name": self.plan.metric}
+        if not settings.automl_final_eval:
+            record.update(status="skipped", reason="automl_final_eval is false")
+        elif best is None:
+            record.update(status="not_run", reason="no successful recommendation")
+        else:
+            record.update(rec_id=best["rec_id"], train_job_id=best["extra"].get("job_id"),
+                          checkpoint=best["extra"].get("checkpoint"))
+            record.update(self._final_measure(best))
+        self.store.set_meta(final_evaluation=record)
+        atomic_write_json(self.workspace.evaluations / "final.json", record)
+        self._notify("final_evaluation", record=record)
+
+    def _final_measure(self, best: dict[str, Any]) -> dict[str, Any]:
+        skill = self.plan.skill
+        hook = self._hooks["final_eval_fn"]
+        if hook is not None:
+            try:
+                value, meta = _metric_from_hook(_call_hook(hook, self._public_rec(best), best["extra"].get("job_id")))
+            except Exception as exc:
+                return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
+            if value is None:
+                return {"status": "metric_missing", "reason": "final_eval_fn returned no metric_value", **meta}
+            return {"status": "measured", "metric_value": value, "source": "final_eval_fn",
+                    "reason": "final_eval_fn measured the best checkpoint", **meta}
+        checkpoint = best["extra"].get("checkpoint")
+        if skill.has_action("evaluate") and skill.eval_checkpoint_key and checkpoint:
+            return self._run_final_eval_job(best, checkpoint)
+        reason = ("the model skill has no evaluate action" if not skill.has_action("evaluate")
+                  else "the best recommendation left no checkpoint to evaluate")
+        return {"status": "reused_best", "metric_value": best["metric"],
+                "reason": f"{reason}; reusing the best recommendation's training metric"}
+
+    def _run_final_eval_job(self, best: dict[str, Any], checkpoint: str) -> dict[str, Any]:
+        assert self.store is not None and self.platform is not None
+        label = "final_eval"
+        if not self._submit_eval(best["rec_id"], "final_eval", checkpoint, label):
+            return {"status": "unavailable", "reason": "submitting the evaluate job failed"}
+        run = next(r for r in self.running.values() if r.role == "final_eval")
+        while True:
+            status = self.platform.status(run.job_id)
+            if status.state.terminal:
+                break
+            self.clock.sleep(min(self._poll_interval(), 2.0))
+        del self.running[run.name]
+        self.store.set_job_state(run.name, str(status.state))
+        base = {"eval_job_id": run.job_id, "record_path": str(run.job_dir)}
+        if status.state is not JobState.COMPLETE:
+            analysis = self.platform.failure_analysis(run.job_id)
+            return {"status": "unavailable", "reason": f"evaluate job failed: {analysis.reason}", **base}
+        reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
+        if reading is None:
+            return {"status": "metric_missing", "reason": "evaluate job reported no metric", **base}
+        return {"status": "measured", "metric_value": reading.value, "source": "evaluate_action",
+                "reason": "evaluate action on the best checkpoint", **base}
+
+    # ================================================================== resume
+    def _reconcile(self) -> None:
+        """Re-attach running jobs, relaunch never-submitted ones, and replay history into the algorithm."""
+        assert self.store is not None and self.platform is not None and self.workspace is not None
+        self.store.event("resumed")
+        can_find = type(self.platform).find_job is not Platform.find_job
+        for job in self.store.jobs(open_only=True):
+            job_id = job["job_id"]
+            if job_id is None:
+                job_id = self.platform.find_job(job["name"])
+                if job_id is not None:
+                    self.store.set_job_submitted(job["name"], job_id)
+            label = self._label(job["rec_id"], job["role"])
+            if job_id is not None and self.platform.reattach(job_id):
+                self.running[job["name"]] = _Running(job["rec_id"], job["role"], job["name"], job_id,
+                                                     self.workspace.job_dir(label), self.clock.now())
+                continue
+            self.store.set_job_state(job["name"], "lost")
+            if job_id is None and can_find:
+                self.store.event("relaunch", job["rec_id"], job=job["name"])
+                self._relaunch(job)
+            elif job["role"] == "train":
+                self.store.update_rec(job["rec_id"], status=RecStatus.LOST,
+                                      failure_reason="job unknown to the platform after restart",
+                                      failure_class="infrastructure")
+        attached = {r.rec_id for r in self.running.values()}
+        for rec in self.store.recs("rec"):
+            never_submitted = not self.store.jobs(rec["rec_id"])
+            if rec["status"] in (RecStatus.PENDING, RecStatus.RUNNING) and rec["rec_id"] not in attached \
+                    and never_submitted:
+                self._submit(rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}")
+        history = []
+        for rec in self.store.recs("rec"):
+            feedback = None
+            if rec["status"].final:
+                feedback = Feedback(rec["rec_id"], rec["status"], rec["metric"], rec["failure_class"])
+            history.append((rec["rec_id"], Proposal.from_dict(rec["proposal"]), feedback))
+        self.algorithm.restore(history)
+        baseline = self.store.meta("baseline") or {}
+        if baseline.get("status") == "measured" and baseline.get("source") == "default_config":
+            defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
+            self.algorithm.warm_start(defaults, baseline["metric_value"])
+
+    @staticmethod
+    def _label(rec_id: int, role: str) -> str:
+        return {"baseline_train": "baseline", "baseline_eval": "baseline_eval", "final_eval": "final_eval"}.get(
+            role, f"{rec_id:04d}")
+
+    def _relaunch(self, job: dict[str, Any]) -> None:
+        """Submit again a job whose intent was recorded but which the platform never received."""
+        assert self.store is not None
+        rec = self.store.rec(job["rec_id"])
+        if rec is None or rec["status"].final:
+            return
+        attempt = int(job["name"].rsplit("-a", 1)[-1]) + 1 if "-a" in job["name"] else 2
+        if job["role"] == "train":
+            self._submit(rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}",
+                         attempt=attempt)
+        elif job["role"] == "baseline_train":
+            self._submit(rec["rec_id"], "baseline_train", self.action, expand_dotted(rec["specs"]), "baseline",
+                         attempt=attempt)
+
+    # ================================================================== listeners
+    def _notify(self, event: str, **data: Any) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event, data)
+            except Exception:
+                logger.exception("listener failed on %s", event)
+
+

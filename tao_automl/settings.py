@@ -1,0 +1,139 @@
+"""``automl_settings``: one pydantic model with the published keys, aliases and defaults.
+
+Unknown keys are errors with a "did you mean" hint, because a misspelt budget key silently
+falling back to a default is the most expensive kind of typo in HPO.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from tao_automl.errors import ConfigurationError
+
+Direction = Literal["maximize", "minimize"]
+
+#: Aliases accepted for published spellings -> canonical field name.
+ALIASES: dict[str, str] = {
+    "num_recommendations": "automl_max_recommendations",
+    "max_recommendations": "automl_max_recommendations",
+    "max_epochs": "automl_max_epochs",
+    "reduction_factor": "automl_reduction_factor",
+    "max_concurrent": "automl_max_concurrent",
+    "population_size": "automl_population_size",
+    "max_generations": "automl_max_generations",
+    "max_experiments": "automl_max_experiments",
+    "algorithm": "automl_algorithm",
+    "seed": "automl_seed",
+    "base_url": "llm_endpoint",
+    "model": "llm_model",
+    "api_key": "llm_api_key",
+}
+
+_MINIMIZE_WORDS = re.compile(
+    r"loss|error|err\b|latency|time|cost|mse|mae|rmse|wer|cer|perplexity|ppl|fid|regret|nll|distance"
+)
+_MAXIMIZE_WORDS = re.compile(
+    r"acc|map|\bap\b|ap50|iou|f1|precision|recall|auc|score|bleu|psnr|ssim|dice|top1|top5|reward|r2|kappa"
+)
+
+
+def infer_direction(metric: str) -> Direction | None:
+    """Direction implied by a metric's name, or None when the name says nothing."""
+    name = metric.lower()
+    if _MINIMIZE_WORDS.search(name):
+        return "minimize"
+    if _MAXIMIZE_WORDS.search(name):
+        return "maximize"
+    return None
+
+
+class AutoMLSettings(BaseModel):
+    """Validated ``automl_settings``. Defaults follow the published runner (DESIGN §2)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    automl_algorithm: str | None = None
+    automl_max_recommendations: int = Field(20, ge=1)
+    automl_max_epochs: int = Field(27, ge=1)
+    automl_reduction_factor: int = Field(3, ge=2)
+    automl_max_concurrent: int = Field(4, ge=1)
+    automl_population_size: int = Field(10, ge=2)
+    automl_max_generations: int = Field(20, ge=1)
+    automl_max_experiments: int = Field(50, ge=1)
+    automl_seed: int = 42
+    automl_sampler: Literal["auto", "gp", "tpe", "random"] = "auto"
+    automl_n_startup_trials: int | None = Field(None, ge=1)
+    automl_baseline: bool = True
+    automl_final_eval: bool = True
+    automl_job_timeout: float | None = Field(None, gt=0, description="seconds before a job is canceled")
+    automl_max_consecutive_failures: int = Field(5, ge=1)
+    automl_num_shards: int | None = Field(None, ge=1, description="data-parallel shards for batch capping")
+    metric: str | None = None
+    direction: Direction | None = None
+    train_sample_count: int | None = Field(None, ge=0)
+    session_id: str | None = None
+    experiment_id: str | None = None
+    llm_endpoint: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_temperature: float = Field(0.2, ge=0)
+    llm_max_tokens: int = Field(1024, ge=1)
+    llm_timeout: float = Field(60.0, gt=0)
+    llm_retries: int = Field(2, ge=0)
+    llm_allow_fallback: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _canonical_keys(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ConfigurationError(
+                f"must be a mapping, got {type(data).__name__}", field="automl_settings"
+            )
+        out: dict[str, Any] = {}
+        known = list(cls.model_fields) + list(ALIASES)
+        for key, value in data.items():
+            canonical = ALIASES.get(key, key)
+            if canonical not in cls.model_fields:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(sorted(cls.model_fields))}"
+                raise ConfigurationError(f"unknown setting '{key}'", field=f"automl_settings.{key}", hint=hint)
+            if canonical in out and out[canonical] != value:
+                raise ConfigurationError(
+                    f"given twice (as '{key}' and its alias) with different values",
+                    field=f"automl_settings.{canonical}",
+                )
+            out[canonical] = value
+        return out
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None) -> AutoMLSettings:
+        """Validate a raw settings dict; pydantic errors become one ConfigurationError naming the key."""
+        try:
+            return cls.model_validate(data or {})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "automl_settings"
+            raise ConfigurationError(first["msg"], field=f"automl_settings.{loc}") from None
+
+    def resolved_direction(self, metric: str) -> Direction:
+        """The explicit direction, else the one the metric name implies, else an error."""
+        if self.direction:
+            return self.direction
+        inferred = infer_direction(metric)
+        if inferred is None:
+            raise ConfigurationError(
+                f"cannot infer whether '{metric}' should be maximized or minimized",
+                field="automl_settings.direction",
+                hint="set direction to 'maximize' or 'minimize'",
+            )
+        return inferred
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to persist and show: secrets reduced to whether they are set."""
+        data = self.model_dump(mode="json", exclude={"llm_api_key"})
+        data["llm_api_key_set"] = self.llm_api_key is not None
+        return data

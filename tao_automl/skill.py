@@ -1,0 +1,207 @@
+"""Load a model skill in the published format and apply the AutoML support gate.
+
+Layout: ``references/skill_info.yaml``, ``schemas/<action>.schema.json`` (TAO dialect: bare
+``Infinity`` tokens) and ``references/spec_template_<action>.yaml``. Files are read as shipped;
+nothing here rewrites a skill.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tao_automl.errors import SkillError
+
+
+class Execution(BaseModel):
+    """``execution:`` block of an action: run a script with a Python interpreter the platform picks."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "python_script"
+    script: str
+    args: list[str] = Field(default_factory=list)
+    cwd: str | None = None
+
+
+class ActionInfo(BaseModel):
+    """One action of ``skill_info.yaml`` (train, evaluate, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    command: str | None = None
+    execution: Execution | None = None
+    container_image: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class AutoMLHints(BaseModel):
+    """Optional ``automl:`` block a skill may carry: its metric and checkpoint conventions."""
+
+    model_config = ConfigDict(extra="allow")
+
+    metric: str | None = None
+    direction: str | None = None
+    epochs_key: str | None = None
+    checkpoint_glob: str | None = None
+    evaluate_metric: str | None = None
+
+
+class SkillInfo(BaseModel):
+    """``references/skill_info.yaml``. Unknown fields are kept: skills evolve faster than we do."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    network_arch: str | None = None
+    automl_enabled: bool | None = None
+    container_image: str | None = None
+    gpu_spec_key: str | None = None
+    actions: dict[str, ActionInfo] = Field(default_factory=dict)
+    data_sources: dict[str, Any] = Field(default_factory=dict)
+    spec_params: dict[str, dict[str, str]] = Field(default_factory=dict)
+    spec_templates: dict[str, str] = Field(default_factory=dict)
+    spec_shorthand_keys: dict[str, str] = Field(default_factory=dict)
+    automl: AutoMLHints = Field(default_factory=AutoMLHints)
+
+
+def _reject_nan(token: str) -> float:
+    if token == "NaN":
+        raise ValueError("NaN is not a valid schema bound")
+    return math.inf if token == "Infinity" else -math.inf
+
+
+def load_tao_schema(path: Path) -> dict[str, Any]:
+    """Parse a TAO-dialect schema: JSON plus bare ``Infinity``/``-Infinity`` tokens."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_nan)
+    except (OSError, ValueError) as exc:
+        raise SkillError(f"cannot parse: {exc}", field=str(path)) from None
+
+
+class ModelSkill:
+    """A loaded model skill directory. Use :meth:`load`, which applies the support gate."""
+
+    def __init__(self, root: Path, info: SkillInfo) -> None:
+        self.root = root
+        self.info = info
+        self._schemas: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def load(cls, skill_dir: str | Path, *, require_automl: bool = True) -> ModelSkill:
+        """Read ``skill_dir``; refuse it when AutoML is disabled or the train schema is unusable."""
+        root = Path(skill_dir).expanduser().resolve()
+        info_path = root / "references" / "skill_info.yaml"
+        if not root.is_dir():
+            raise SkillError("model skill directory does not exist", field=str(root))
+        if not info_path.is_file():
+            raise SkillError("missing skill metadata", field=str(info_path),
+                             hint="a model skill needs references/skill_info.yaml")
+        try:
+            raw = yaml.safe_load(info_path.read_text(encoding="utf-8")) or {}
+            info = SkillInfo.model_validate(raw)
+        except (yaml.YAMLError, ValidationError) as exc:
+            raise SkillError(f"cannot parse: {exc}", field=str(info_path)) from None
+        skill = cls(root, info)
+        if require_automl:
+            skill.check_automl_support()
+        return skill
+
+    def check_automl_support(self) -> None:
+        """The AutoML support gate: enabled in metadata, and a parseable train schema."""
+        if self.info.automl_enabled is False:
+            raise SkillError(
+                f"model '{self.info.name}' declares automl_enabled: false",
+                field=str(self.root / "references" / "skill_info.yaml"),
+                hint="pick a model skill that supports AutoML, or train it without AutoML",
+            )
+        path = self.schema_path("train")
+        if not path.is_file():
+            raise SkillError("missing train schema: AutoML has no search space without it", field=str(path),
+                             hint="package schemas/train.schema.json inside the model skill")
+        schema = self.schema("train")
+        if not isinstance(schema.get("properties"), dict):
+            raise SkillError("train schema has no 'properties'", field=str(path))
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def schema_path(self, action: str) -> Path:
+        return self.root / "schemas" / f"{action}.schema.json"
+
+    def schema(self, action: str) -> dict[str, Any]:
+        """The parsed TAO schema of ``action`` (cached)."""
+        if action not in self._schemas:
+            self._schemas[action] = load_tao_schema(self.schema_path(action))
+        return self._schemas[action]
+
+    def has_action(self, action: str) -> bool:
+        return action in self.info.actions
+
+    def action(self, action: str) -> ActionInfo:
+        try:
+            return self.info.actions[action]
+        except KeyError:
+            raise SkillError(f"model skill '{self.name}' has no action '{action}'", field="action",
+                             hint=f"actions: {', '.join(sorted(self.info.actions)) or 'none'}") from None
+
+    def template_path(self, action: str) -> Path | None:
+        """Where the spec template of ``action`` lives; None when the skill ships none."""
+        candidates: list[Path] = []
+        declared = self.info.spec_templates.get(action)
+        if declared:
+            candidates += [(self.root / "references" / declared).resolve(), (self.root / declared).resolve()]
+        candidates.append(self.root / "references" / f"spec_template_{action}.yaml")
+        return next((p for p in candidates if p.is_file()), None)
+
+    def template(self, action: str) -> dict[str, Any]:
+        """The nested default spec of ``action``: the template, else the schema's ``default``."""
+        path = self.template_path(action)
+        if path is not None:
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise SkillError(f"cannot parse spec template: {exc}", field=str(path)) from None
+            if not isinstance(data, dict):
+                raise SkillError("spec template is not a mapping", field=str(path))
+            return data
+        if self.schema_path(action).is_file():
+            default = self.schema(action).get("default")
+            if isinstance(default, dict):
+                return default
+        raise SkillError(f"no spec template for action '{action}'",
+                         field=str(self.root / "references" / f"spec_template_{action}.yaml"))
+
+    def image(self, action: str = "train") -> str | None:
+        """Container image for ``action``: the action's own, else the skill's."""
+        return self.action(action).container_image or self.info.container_image
+
+    def spec_key_for(self, action: str, role: str) -> str | None:
+        """Spec key the skill maps to a launcher role (``output_dir``, ``resume_model``, ``parent_model``)."""
+        for key, value in self.info.spec_params.get(action, {}).items():
+            if value == role:
+                return key
+        return None
+
+    @property
+    def results_dir_key(self) -> str:
+        return self.spec_key_for("train", "output_dir") or "results_dir"
+
+    @property
+    def resume_key(self) -> str | None:
+        return self.spec_key_for("train", "resume_model")
+
+    @property
+    def eval_checkpoint_key(self) -> str | None:
+        return self.spec_key_for("evaluate", "parent_model")
+
+    @property
+    def epochs_key(self) -> str:
+        return self.info.automl.epochs_key or self.info.spec_shorthand_keys.get("num_epochs", "train.num_epochs")

@@ -1,0 +1,544 @@
+"""TAO train schema -> search space.
+
+Range rules (documented in docs/search-space.md), applied only where the schema leaves the range
+open or where its validity bounds are not a useful search range:
+
+* learning rates and weight decays: log scale, one decade either side of the default, inside the
+  schema's bounds (a ``[0, 1]`` validity range searched linearly would spend most trials at
+  absurd rates);
+* momentum/decay-like factors with a default near 1: ``[1-5(1-d), 1-(1-d)/5]``;
+* batch sizes with an open maximum: ``[d/4, 4d]`` on a log scale;
+* other open-ended numbers: ``[d/2, 2d]`` (ints) or ``[d/4, 4d]`` (floats), never ``[0, d]``.
+
+``math_cond``: ``> x``/``>= x``/``< x``/``<= x`` tighten bounds, ``/ k`` means a multiple of k,
+``^ k`` a power of k, ``> depends_on`` greater than the parent. A ``depends_on`` without a
+comparison means "at most the parent" (e.g. RT-DETR's ``num_select <= num_queries``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import random
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Literal
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from tao_automl.errors import ConfigurationError, SkillError
+
+
+class ParamType(StrEnum):
+    FLOAT = "float"
+    INT = "int"
+    CATEGORICAL = "categorical"
+    ORDERED = "ordered_int"
+    BOOL = "bool"
+
+
+_FLOAT_TYPES = {"float", "number"}
+_INT_TYPES = {"int", "integer"}
+_BOOL_TYPES = {"bool", "boolean"}
+_CUSTOM_KEYS = ("valid_min", "valid_max", "valid_options", "option_weights")
+_COND_RE = re.compile(r"(>=|<=|>|<|/|\^)\s*(depends_on|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+
+#: Leaves that change speed or bookkeeping, not the model: excluded unless asked for by name.
+_SYSTEM_LEAVES = {
+    "workers", "num_workers", "num_gpus", "num_nodes", "gpu_ids", "seed", "num_epochs", "epochs",
+    "max_epochs", "results_dir", "encryption_key", "num_machines", "log_every_n_steps",
+}
+
+
+def _is_system(name: str) -> bool:
+    last = name.rsplit(".", 1)[-1]
+    return last in _SYSTEM_LEAVES or last.endswith(("_interval", "_path", "_dir", "_file"))
+
+
+def _is_rate(last: str) -> bool:
+    if last in ("weight_decay", "wd"):
+        return True
+    if re.search(r"decay|step|size|policy|sched|warmup|factor|mult|ratio|min_lr_rate", last):
+        return False
+    return bool(re.fullmatch(r"(base_|init_|min_|max_)?(lr|learning_rate)(_\w+)?|\w+_lr", last))
+
+
+def _is_near_one(last: str, default: Any, high: float) -> bool:
+    return (
+        isinstance(default, int | float)
+        and 0.9 <= default < 1.0
+        and high <= 1.0
+        and bool(re.search(r"momentum|decay|beta", last))
+    )
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One searchable hyperparameter. ``name`` is the dotted spec key."""
+
+    name: str
+    type: ParamType
+    default: Any = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: int | None = None
+    choices: tuple[Any, ...] = ()
+    weights: tuple[float, ...] | None = None
+    depends_on: str | None = None
+    relation: Literal["gt", "le"] | None = None
+    source: str = "schema"
+
+    def distribution(self) -> BaseDistribution:
+        """Optuna distribution over the *internal* encoding (index for ordered/categorical)."""
+        if self.type is ParamType.FLOAT:
+            return FloatDistribution(float(self.low), float(self.high), log=self.log)
+        if self.type is ParamType.INT:
+            return IntDistribution(int(self.low), int(self.high), log=self.log, step=self.step or 1)
+        if self.type is ParamType.ORDERED:
+            return IntDistribution(0, len(self.choices) - 1)
+        return CategoricalDistribution(list(range(len(self.choices))))
+
+    def encode(self, value: Any) -> Any:
+        """Spec value -> internal value understood by :meth:`distribution`."""
+        if self.type in (ParamType.ORDERED, ParamType.CATEGORICAL, ParamType.BOOL):
+            keys = [json.dumps(c, sort_keys=True) for c in self.choices]
+            return keys.index(json.dumps(value, sort_keys=True))
+        return value
+
+    def decode(self, internal: Any) -> Any:
+        """Internal value -> spec value."""
+        if self.type in (ParamType.ORDERED, ParamType.CATEGORICAL, ParamType.BOOL):
+            return self.choices[int(internal)]
+        if self.type is ParamType.INT:
+            return int(internal)
+        return float(internal)
+
+    def sample(self, rng: random.Random) -> Any:
+        """One value drawn from the prior (log-uniform, weighted options, steps respected)."""
+        if self.choices:
+            return rng.choices(self.choices, weights=self.weights)[0]
+        low, high = float(self.low), float(self.high)
+        if self.type is ParamType.FLOAT:
+            return math.exp(rng.uniform(math.log(low), math.log(high))) if self.log else rng.uniform(low, high)
+        step = self.step or 1
+        if self.log:
+            value = round(math.exp(rng.uniform(math.log(low), math.log(high + 1 - 1e-9))) - 0.5)
+            return int(min(max(value, low), high))
+        return int(low) + step * rng.randint(0, (int(high) - int(low)) // step)
+
+    def contains(self, value: Any) -> bool:
+        if self.choices:
+            return any(json.dumps(value, sort_keys=True) == json.dumps(c, sort_keys=True) for c in self.choices)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.type is ParamType.INT and (int(value) != value or (value - self.low) % (self.step or 1)):
+            return False
+        return self.low - 1e-12 <= value <= self.high + 1e-12
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-safe description for launch reviews and reports."""
+        data = asdict(self)
+        data["type"] = str(self.type)
+        for key in ("low", "high"):
+            if isinstance(data[key], float):
+                data[key] = float(f"{data[key]:.12g}")
+        return {k: v for k, v in data.items() if k == "default" or not (v is None or v is False or v == ())}
+
+
+@dataclass
+class SearchSpace:
+    """Ordered parameters (parents before children) plus what was left out and why."""
+
+    params: list[Param]
+    excluded: dict[str, str] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Param]:
+        return iter(self.params)
+
+    def __len__(self) -> int:
+        return len(self.params)
+
+    def __getitem__(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def sample(self, rng: random.Random) -> dict[str, Any]:
+        """A configuration drawn from the prior, with dependency constraints applied."""
+        return self.repair({p.name: p.sample(rng) for p in self.params})
+
+    def repair(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Enforce ``depends_on`` relations deterministically (parents are earlier in the list)."""
+        out = dict(config)
+        for p in self.params:
+            if p.depends_on is None or p.depends_on not in out or p.name not in out:
+                continue
+            parent, value = out[p.depends_on], out[p.name]
+            if p.relation == "le" and value > parent:
+                out[p.name] = _largest_allowed(p, parent)
+            elif p.relation == "gt" and value <= parent:
+                out[p.name] = _smallest_above(p, parent)
+        return out
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [p.describe() for p in self.params]
+
+
+def _largest_allowed(p: Param, limit: float) -> Any:
+    if p.choices:
+        allowed = [c for c in p.choices if c <= limit]
+        return max(allowed) if allowed else min(p.choices)
+    step = p.step or 1
+    value = int(limit) if p.type is ParamType.INT else float(limit)
+    if p.type is ParamType.INT:
+        value = int(p.low) + ((value - int(p.low)) // step) * step
+    return max(p.low, min(value, p.high))
+
+
+def _smallest_above(p: Param, limit: float) -> Any:
+    if p.choices:
+        allowed = [c for c in p.choices if c > limit]
+        return min(allowed) if allowed else max(p.choices)
+    if p.type is ParamType.INT:
+        step = p.step or 1
+        value = int(limit) + 1
+        value = int(p.low) + -(-(value - int(p.low)) // step) * step
+        return min(max(value, int(p.low)), int(p.high))
+    return min(max(math.nextafter(float(limit), math.inf), p.low), p.high)
+
+
+# --------------------------------------------------------------------------- schema walking
+
+
+def iter_leaves(schema: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(dotted_name, leaf)`` for every leaf of a TAO schema."""
+    for key, node in (schema.get("properties") or {}).items():
+        if not isinstance(node, dict):
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(node.get("properties"), dict) and node["properties"]:
+            yield from iter_leaves(node, f"{name}.")
+        else:
+            yield name, node
+
+
+def find_leaf(schema: dict[str, Any], name: str) -> dict[str, Any] | None:
+    node: dict[str, Any] | None = schema
+    for part in name.split("."):
+        props = (node or {}).get("properties")
+        if not isinstance(props, dict) or part not in props:
+            return None
+        node = props[part]
+    return node if isinstance(node, dict) else None
+
+
+def parse_math_cond(cond: str | None) -> list[tuple[str, str]]:
+    """``"> 0.0 <= 1.0"`` -> ``[(">", "0.0"), ("<=", "1.0")]``; tolerant of spacing."""
+    return _COND_RE.findall(cond or "")
+
+
+def _closest(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "check the train schema for the exact dotted name"
+
+
+def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float, float, bool, str]:
+    """Search range for a numeric leaf: (low, high, log, source)."""
+    default = leaf.get("default")
+    lo = leaf.get("minimum")
+    hi = leaf.get("maximum")
+    lo = float(lo) if _finite(lo) else -math.inf
+    hi = float(hi) if _finite(hi) else math.inf
+    conds = parse_math_cond(leaf.get("math_cond"))
+    exclusive_low = False
+    for op, arg in conds:
+        if arg == "depends_on" or op in ("/", "^"):
+            continue
+        v = float(arg)
+        if op in (">", ">="):
+            exclusive_low = exclusive_low or (op == ">" and v >= lo)
+            lo = max(lo, v)
+        elif op in ("<", "<="):
+            hi = min(hi, v)
+    last = name.rsplit(".", 1)[-1]
+    d = float(default) if _finite(default) else None
+
+    if not is_int and _is_rate(last):
+        center = d if d and d > 0 else 1e-3
+        low, high = float(f"{center / 10:.12g}"), float(f"{center * 10:.12g}")
+        low = max(low, lo if lo > 0 else low)
+        high = min(high, hi)
+        return low, high, True, f"derived: log scale, one decade around the default {center:g}"
+    if not is_int and d is not None and _is_near_one(last, d, hi):
+        gap = 1.0 - d
+        low, high = round(max(lo, 1 - 5 * gap), 12), round(min(hi, 1 - gap / 5), 12)
+        return low, high, False, f"derived: near-one factor around {d:g}"
+    source = "schema"
+    if not math.isfinite(hi) or not math.isfinite(lo):
+        if d is None or d <= 0:
+            base = max(lo, 0.0) if math.isfinite(lo) else 0.0
+            low, high = base, (hi if math.isfinite(hi) else base + (10 if is_int else 1.0))
+            return low, high, False, "derived: open bound, no positive default"
+        factor = 4 if (not is_int or "batch" in last) else 2
+        low = lo if math.isfinite(lo) and lo > d / factor else d / factor
+        high = hi if math.isfinite(hi) else d * factor
+        if is_int:
+            low, high = math.ceil(low), math.floor(high)
+        source = f"derived: open bound, [{low:g}, {high:g}] around the default {d:g}"
+        return low, high, bool(low > 0 and high / low >= 8), source
+    if exclusive_low and not is_int:
+        lo = lo + (hi - lo) * 1e-3
+    if is_int and exclusive_low:
+        lo = math.floor(lo) + 1
+    return lo, hi, False, source
+
+
+def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
+    """Build a Param from a schema leaf, or return the reason it cannot be searched."""
+    kind = str(leaf.get("type", "")).lower()
+    default = leaf.get("default")
+    enum = leaf.get("enum") or leaf.get("valid_options")
+    weights = leaf.get("option_weights")
+    weights_t = tuple(float(w) for w in weights) if weights and enum and len(weights) == len(enum) else None
+    conds = parse_math_cond(leaf.get("math_cond"))
+    depends_on = leaf.get("depends_on")
+    relation: Literal["gt", "le"] | None = None
+    if depends_on:
+        relation = "gt" if any(arg == "depends_on" for _, arg in conds) else "le"
+
+    if kind in _BOOL_TYPES:
+        return Param(name, ParamType.BOOL, default, choices=(True, False))
+    if kind == "categorical" or (kind in ("string", "str") and enum):
+        if not enum or len(enum) < 2:
+            return "categorical with fewer than two options"
+        return Param(name, ParamType.CATEGORICAL, default, choices=tuple(enum), weights=weights_t,
+                     depends_on=depends_on, relation=relation)
+    if kind == "ordered_int" or (kind in _INT_TYPES and enum):
+        values = tuple(sorted(int(v) for v in enum or ()))
+        if len(values) < 2:
+            return "ordered_int with fewer than two options"
+        if weights_t:
+            weights_t = tuple(w for _, w in sorted(zip(enum, weights_t, strict=True)))
+        return Param(name, ParamType.ORDERED, default, low=values[0], high=values[-1], choices=values,
+                     weights=weights_t, depends_on=depends_on, relation=relation)
+    if kind in _INT_TYPES or kind in _FLOAT_TYPES:
+        is_int = kind in _INT_TYPES
+        low, high, log, source = _number_range(name, leaf, is_int)
+        power = next((int(float(a)) for op, a in conds if op == "^"), None)
+        divisor = next((int(float(a)) for op, a in conds if op == "/"), None)
+        if is_int and power and power > 1:
+            k = max(0, math.ceil(math.log(max(low, 1), power) - 1e-9))
+            values = []
+            while power**k <= high:
+                values.append(power**k)
+                k += 1
+            if len(values) < 2:
+                return f"fewer than two powers of {power} in [{low:g}, {high:g}]"
+            return Param(name, ParamType.ORDERED, default, low=values[0], high=values[-1], choices=tuple(values),
+                         depends_on=depends_on, relation=relation, source=source)
+        step = None
+        if is_int and divisor and divisor > 1:
+            step = divisor
+            low = math.ceil(max(low, divisor) / divisor) * divisor
+            high = math.floor(high / divisor) * divisor
+            log = False
+        if low >= high:
+            return f"empty range [{low:g}, {high:g}]"
+        return Param(name, ParamType.INT if is_int else ParamType.FLOAT, default, low=low, high=high, log=log,
+                     step=step, depends_on=depends_on, relation=relation, source=source)
+    if kind == "list":
+        return "list-valued: give valid_options in custom_param_ranges to search it"
+    return f"type '{kind or 'missing'}' is not searchable"
+
+
+def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict[str, Any]) -> Param:
+    """Narrow or replace a parameter with a user range, refusing anything outside the schema."""
+    field_name = f"custom_param_ranges.{name}"
+    if not isinstance(custom, dict):
+        raise ConfigurationError("must be a mapping with " + ", ".join(_CUSTOM_KEYS), field=field_name)
+    unknown = sorted(set(custom) - set(_CUSTOM_KEYS))
+    if unknown:
+        raise ConfigurationError(f"unknown key(s) {unknown}", field=field_name,
+                                 hint=f"allowed keys: {', '.join(_CUSTOM_KEYS)}; {_closest(unknown[0], _CUSTOM_KEYS)}")
+    kind = str(leaf.get("type", "")).lower()
+    s_min = leaf.get("minimum")
+    s_max = leaf.get("maximum")
+    s_min = float(s_min) if _finite(s_min) else -math.inf
+    s_max = float(s_max) if _finite(s_max) else math.inf
+    for op, arg in parse_math_cond(leaf.get("math_cond")):
+        if arg != "depends_on" and op in (">", ">="):
+            s_min = max(s_min, float(arg))
+    allowed = f"[{s_min:g}, {s_max:g}]"
+    options = custom.get("valid_options")
+    weights = custom.get("option_weights")
+    schema_enum = leaf.get("enum")
+
+    if options is not None:
+        if not isinstance(options, list) or len(options) < 1:
+            raise ConfigurationError("valid_options must be a non-empty list", field=field_name)
+        if schema_enum:
+            bad = [o for o in options if o not in schema_enum]
+            if bad:
+                raise ConfigurationError(f"options {bad} are not allowed by the schema", field=field_name,
+                                         hint=f"allowed options: {schema_enum}")
+        elif kind in _BOOL_TYPES:
+            bad = [o for o in options if not isinstance(o, bool)]
+            if bad:
+                raise ConfigurationError(f"options {bad} are not booleans", field=field_name)
+        elif kind in _INT_TYPES or kind in _FLOAT_TYPES:
+            bad = [o for o in options if not _finite(o) or not (s_min <= o <= s_max)]
+            if bad:
+                raise ConfigurationError(f"options {bad} are outside the schema range", field=field_name,
+                                         hint=f"allowed range: {allowed}")
+        if weights is not None and (len(weights) != len(options) or any(w < 0 for w in weights) or sum(weights) <= 0):
+            raise ConfigurationError("option_weights must be one non-negative weight per option", field=field_name)
+        is_num = kind in _INT_TYPES | _FLOAT_TYPES or kind == "ordered_int"
+        ptype = ParamType.ORDERED if is_num and all(isinstance(o, int) for o in options) else ParamType.CATEGORICAL
+        if kind in _BOOL_TYPES:
+            ptype = ParamType.BOOL
+        choices = tuple(sorted(options)) if ptype is ParamType.ORDERED else tuple(options)
+        w = tuple(float(x) for x in weights) if weights else None
+        if w and ptype is ParamType.ORDERED:
+            w = tuple(x for _, x in sorted(zip(options, w, strict=True)))
+        base = p or Param(name, ptype, leaf.get("default"))
+        return replace(base, type=ptype, choices=choices, weights=w, low=None, high=None, log=False, step=None,
+                       source="custom")
+    if weights is not None:
+        if p is None or not p.choices or len(weights) != len(p.choices):
+            raise ConfigurationError("option_weights needs valid_options (or schema options) of the same length",
+                                     field=field_name)
+        return replace(p, weights=tuple(float(x) for x in weights), source="custom")
+
+    vmin, vmax = custom.get("valid_min"), custom.get("valid_max")
+    if kind not in _INT_TYPES | _FLOAT_TYPES:
+        raise ConfigurationError(f"valid_min/valid_max need a numeric parameter, this one is '{kind}'",
+                                 field=field_name, hint="use valid_options")
+    for key, v in (("valid_min", vmin), ("valid_max", vmax)):
+        if v is not None and not _finite(v):
+            raise ConfigurationError(f"{key} must be a finite number, got {v!r}", field=field_name)
+        if v is not None and not (s_min <= v <= s_max):
+            raise ConfigurationError(f"{key}={v:g} is outside the schema range", field=field_name,
+                                     hint=f"allowed range: {allowed}")
+    if p is None:
+        built = param_from_leaf(name, {**leaf, "minimum": vmin if vmin is not None else leaf.get("minimum"),
+                                       "maximum": vmax if vmax is not None else leaf.get("maximum")})
+        if isinstance(built, str):
+            raise ConfigurationError(built, field=field_name)
+        p = built
+    low = float(vmin) if vmin is not None else p.low
+    high = float(vmax) if vmax is not None else p.high
+    if low >= high:
+        raise ConfigurationError(f"valid_min ({low:g}) must be below valid_max ({high:g})", field=field_name)
+    if p.choices:
+        choices = tuple(c for c in p.choices if low <= c <= high)
+        if not choices:
+            raise ConfigurationError(f"no allowed value of the schema lies in [{low:g}, {high:g}]", field=field_name)
+        return replace(p, choices=choices, low=min(choices), high=max(choices), weights=None, source="custom")
+    if p.type is ParamType.INT:
+        low, high = math.ceil(low), math.floor(high)
+        if p.step:
+            low = math.ceil(low / p.step) * p.step
+    log = p.log and low > 0
+    return replace(p, low=low, high=high, log=log, source="custom")
+
+
+def build_search_space(
+    schema: dict[str, Any],
+    hyperparameters: list[str] | None = None,
+    custom_ranges: dict[str, dict[str, Any]] | None = None,
+) -> SearchSpace:
+    """Search space of a train schema.
+
+    Args:
+        schema: parsed TAO train schema.
+        hyperparameters: explicit dotted names (``automl_hyperparameters``); default is the schema's
+            ``automl_default_parameters`` minus disabled and system leaves.
+        custom_ranges: ``{name: {valid_min, valid_max, valid_options, option_weights}}``; must stay
+            inside the schema. A name outside the default list is added to the space.
+    """
+    custom_ranges = dict(custom_ranges or {})
+    leaves = dict(iter_leaves(schema))
+    excluded: dict[str, str] = {}
+    if hyperparameters is not None:
+        if not isinstance(hyperparameters, list) or not all(isinstance(h, str) for h in hyperparameters):
+            raise ConfigurationError("must be a list of dotted parameter names", field="automl_hyperparameters")
+        names = list(dict.fromkeys(hyperparameters))
+        for n in names:
+            if n not in leaves:
+                raise ConfigurationError(f"'{n}' is not a leaf of the train schema", field="automl_hyperparameters",
+                                         hint=_closest(n, leaves))
+        explicit = set(names)
+    else:
+        disabled = set(schema.get("automl_disabled_parameters") or [])
+        names = []
+        for n in schema.get("automl_default_parameters") or []:
+            if n not in leaves:
+                excluded[n] = "listed in automl_default_parameters but not a leaf of the schema"
+            elif n in disabled:
+                excluded[n] = "listed in automl_disabled_parameters"
+            elif _is_system(n):
+                excluded[n] = "changes speed or bookkeeping, not the model (name it explicitly to search it)"
+            else:
+                names.append(n)
+        if not names and not custom_ranges:
+            raise SkillError("train schema lists no searchable automl_default_parameters",
+                             field="automl_default_parameters", hint="pass automl_hyperparameters explicitly")
+        explicit = set()
+    for n in custom_ranges:
+        if n not in leaves:
+            raise ConfigurationError(f"'{n}' is not a leaf of the train schema", field=f"custom_param_ranges.{n}",
+                                     hint=_closest(n, leaves))
+        if n not in names:
+            names.append(n)
+            explicit.add(n)
+
+    params: dict[str, Param] = {}
+    for n in names:
+        built = param_from_leaf(n, leaves[n])
+        if n in custom_ranges:
+            built = _apply_custom(None if isinstance(built, str) else built, n, leaves[n], custom_ranges[n])
+        if isinstance(built, str):
+            if n in explicit:
+                raise ConfigurationError(f"cannot be searched: {built}", field=f"automl_hyperparameters.{n}")
+            excluded[n] = built
+            continue
+        params[n] = built
+    return SearchSpace(_order_by_dependency(params), excluded)
+
+
+def _order_by_dependency(params: dict[str, Param]) -> list[Param]:
+    """Parents before children; a dependency on a parameter outside the space is dropped."""
+    ordered: list[Param] = []
+    seen: set[str] = set()
+
+    def visit(p: Param, stack: tuple[str, ...]) -> None:
+        if p.name in seen:
+            return
+        if p.depends_on in stack:
+            raise SkillError(f"depends_on cycle: {' -> '.join((*stack, p.name))}", field=p.name)
+        if p.depends_on in params:
+            visit(params[p.depends_on], (*stack, p.name))
+        seen.add(p.name)
+        ordered.append(p if p.depends_on in params else replace(p, depends_on=None, relation=None))
+
+    for p in params.values():
+        visit(p, ())
+    return ordered

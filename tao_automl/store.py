@@ -1,0 +1,214 @@
+"""Crash-safe run state in SQLite (WAL mode).
+
+Every fact of a run lives here: settings, recommendations, jobs (recorded as an intent *before*
+submission), intermediate metrics and events. Each write is one transaction, so a SIGKILL at
+any point leaves either the old or the new state, and ``query_status`` can read it from another
+process while the runner writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tao_automl.algorithms.base import RecStatus
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS recs (
+    rec_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'rec',
+    status TEXT NOT NULL,
+    proposal TEXT NOT NULL,
+    specs TEXT,
+    budget INTEGER,
+    metric REAL,
+    metric_source TEXT,
+    failure_reason TEXT,
+    failure_class TEXT,
+    adjustments TEXT NOT NULL DEFAULT '[]',
+    extra TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    rec_id INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    role TEXT NOT NULL,
+    job_id TEXT,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    submitted_at REAL,
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    rec_id INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, ts REAL NOT NULL,
+    PRIMARY KEY (rec_id, step, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, rec_id INTEGER, type TEXT NOT NULL, payload TEXT
+);
+"""
+
+#: Recommendation ids reserved for the baseline; real recommendations count from 1.
+BASELINE_REC_ID = 0
+
+
+class Store:
+    """Thin typed access to ``state.db``. Open one per process; writes are serialized by SQLite."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        else:
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        self._db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One atomic transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ meta
+    def set_meta(self, **values: Any) -> None:
+        with self.tx() as db:
+            for key, value in values.items():
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, default=str)))
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def all_meta(self) -> dict[str, Any]:
+        return {r["key"]: json.loads(r["value"]) for r in self._db.execute("SELECT key, value FROM meta")}
+
+    # ------------------------------------------------------------------ recommendations
+    def next_rec_id(self) -> int:
+        row = self._db.execute("SELECT MAX(rec_id) AS m FROM recs").fetchone()
+        return max(BASELINE_REC_ID, row["m"] if row["m"] is not None else 0) + 1
+
+    def add_rec(self, rec_id: int, proposal: dict[str, Any], *, kind: str = "rec", specs: dict[str, Any] | None = None,
+                budget: int | None = None, status: RecStatus = RecStatus.PENDING,
+                adjustments: list[dict[str, Any]] | None = None, failure_reason: str | None = None,
+                failure_class: str | None = None) -> None:
+        now = time.time()
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO recs (rec_id, kind, status, proposal, specs, budget, adjustments, failure_reason,"
+                " failure_class, created_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (rec_id, kind, str(status), json.dumps(proposal, default=str), json.dumps(specs, default=str), budget,
+                 json.dumps(adjustments or []), failure_reason, failure_class, now, now if status.final else None))
+
+    def update_rec(self, rec_id: int, **fields: Any) -> None:
+        """Update columns of a recommendation; a final status is never overwritten."""
+        row = self.rec(rec_id)
+        if row is None:
+            raise KeyError(rec_id)
+        if RecStatus(row["status"]).final and "status" in fields and fields["status"] != row["status"]:
+            raise ValueError(f"recommendation {rec_id} is final ({row['status']}); refusing {fields['status']}")
+        if "status" in fields and RecStatus(fields["status"]).final and "finished_at" not in fields:
+            fields["finished_at"] = time.time()
+        cols, vals = [], []
+        for key, value in fields.items():
+            if key in ("adjustments", "extra", "proposal", "specs"):
+                value = json.dumps(value, default=str)
+            elif key == "status":
+                value = str(value)
+            cols.append(f"{key} = ?")
+            vals.append(value)
+        with self.tx() as db:
+            db.execute(f"UPDATE recs SET {', '.join(cols)} WHERE rec_id = ?", (*vals, rec_id))
+
+    def rec(self, rec_id: int) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM recs WHERE rec_id = ?", (rec_id,)).fetchone()
+        return _decode_rec(row) if row else None
+
+    def recs(self, kind: str | None = "rec") -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM recs", ()
+        if kind is not None:
+            sql, args = sql + " WHERE kind = ?", (kind,)
+        return [_decode_rec(r) for r in self._db.execute(sql + " ORDER BY rec_id", args)]
+
+    # ------------------------------------------------------------------ jobs
+    def add_job_intent(self, name: str, rec_id: int, action: str, role: str) -> None:
+        """Record a job *before* it is submitted, so a crash in between never submits it twice."""
+        with self.tx() as db:
+            db.execute("INSERT INTO jobs (name, rec_id, action, role, state, created_at) VALUES (?,?,?,?,?,?)",
+                       (name, rec_id, action, role, "intent", time.time()))
+
+    def set_job_submitted(self, name: str, job_id: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE jobs SET job_id = ?, state = 'submitted', submitted_at = ? WHERE name = ?",
+                       (job_id, time.time(), name))
+
+    def set_job_state(self, name: str, state: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE jobs SET state = ?, finished_at = ? WHERE name = ?", (state, time.time(), name))
+
+    def jobs(self, rec_id: int | None = None, *, open_only: bool = False) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if rec_id is not None:
+            sql += " AND rec_id = ?"
+            args.append(rec_id)
+        if open_only:
+            sql += " AND state IN ('intent', 'submitted')"
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY created_at", args)]
+
+    # ------------------------------------------------------------------ metrics and events
+    def add_metric(self, rec_id: int, step: int, name: str, value: float) -> bool:
+        """Record an intermediate metric once; returns False if it was already known."""
+        with self.tx() as db:
+            cur = db.execute("INSERT OR IGNORE INTO metrics VALUES (?,?,?,?,?)",
+                             (rec_id, step, name, value, time.time()))
+            return cur.rowcount > 0
+
+    def metrics(self, rec_id: int, name: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM metrics WHERE rec_id = ?", [rec_id]
+        if name:
+            sql += " AND name = ?"
+            args.append(name)
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY step", args)]
+
+    def event(self, type_: str, rec_id: int | None = None, **payload: Any) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO events (ts, rec_id, type, payload) VALUES (?,?,?,?)",
+                       (time.time(), rec_id, type_, json.dumps(payload, default=str)))
+
+    def events(self, type_: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM events", ()
+        if type_:
+            sql, args = sql + " WHERE type = ?", (type_,)
+        out = []
+        for r in self._db.execute(sql + " ORDER BY id", args):
+            d = dict(r)
+            d["payload"] = json.loads(d["payload"] or "{}")
+            out.append(d)
+        return out
+
+
+def _decode_rec(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    for key in ("proposal", "specs", "adjustments", "extra"):
+        d[key] = json.loads(d[key]) if d[key] else ({} if key != "adjustments" else [])
+    d["status"] = RecStatus(d["status"])
+    return d

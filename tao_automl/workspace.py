@@ -1,0 +1,96 @@
+"""Workspace layout and atomic file writes.
+
+``<workspace>/run_<UTC timestamp>/`` holds one run: ``state.db`` (the store), ``result.json``,
+``launch_review.{json,md}``, ``evaluations/``, ``recs/<id>/{spec.yaml,train.log,results/}``,
+``brain/`` and ``report/``. A plain run always gets a fresh directory; only resume reopens one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tao_automl.errors import ConfigurationError
+
+STATE_FILE = "state.db"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory and ``os.replace``: readers never see a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_spec(path: Path, spec: dict[str, Any]) -> None:
+    atomic_write_text(path, yaml.safe_dump(spec, sort_keys=False))
+
+
+def utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S_%fZ")
+
+
+class Workspace:
+    """Paths of one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    @classmethod
+    def create(cls, root: str | Path) -> Workspace:
+        """A fresh ``run_<UTC ts>`` under ``root`` (never reuses an existing run)."""
+        base = Path(root).expanduser().resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        while True:
+            run_dir = base / f"run_{utc_stamp()}"
+            try:
+                run_dir.mkdir()
+                return cls(run_dir)
+            except FileExistsError:
+                continue
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> Workspace:
+        """``path`` itself when it is a run directory, else its newest ``run_*`` child."""
+        p = Path(path).expanduser().resolve()
+        if (p / STATE_FILE).is_file():
+            return cls(p)
+        runs = sorted(d for d in p.glob("run_*") if (d / STATE_FILE).is_file()) if p.is_dir() else []
+        if not runs:
+            raise ConfigurationError(f"no AutoML run found in {p}", field="workspace",
+                                     hint="pass a run_<timestamp> directory or the workspace that holds it")
+        return cls(runs[-1])
+
+    @property
+    def state_path(self) -> Path:
+        return self.run_dir / STATE_FILE
+
+    @property
+    def result_path(self) -> Path:
+        return self.run_dir / "result.json"
+
+    @property
+    def evaluations(self) -> Path:
+        return self.run_dir / "evaluations"
+
+    def job_dir(self, label: str) -> Path:
+        """Directory of one recommendation or evaluation (``recs/0003``, ``recs/baseline``)."""
+        return self.run_dir / "recs" / label
