@@ -18,8 +18,7 @@ def find_checkpoints(results_dir: Path, pattern: str | None = None) -> list[Path
     """All checkpoints under ``results_dir``, ordered by epoch then modification time."""
     if not results_dir.is_dir():
         return []
-    found = results_dir.rglob(pattern) if pattern else (
-        p for p in results_dir.rglob("*") if p.suffix in _EXTENSIONS)
+    found = results_dir.rglob(pattern) if pattern else (p for p in results_dir.rglob("*") if p.suffix in _EXTENSIONS)
     files = [p for p in found if p.is_file() and "latest" not in p.name.lower() and not p.name.startswith(".")]
     return sorted(files, key=lambda p: (checkpoint_epoch(p) or -1, p.stat().st_mtime))
 

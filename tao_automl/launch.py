@@ -24,14 +24,25 @@ def check_runnable(skill: ModelSkill, action: str) -> None:
     """Refuse an action that declares neither a ``command`` nor an ``execution`` block."""
     info = skill.action(action)
     if not info.command and not info.execution:
-        raise SkillError(f"action '{action}' has neither 'command' nor 'execution'",
-                         field=str(skill.root / "references" / "skill_info.yaml"),
-                         hint=f"add actions.{action}.command or actions.{action}.execution")
+        raise SkillError(
+            f"action '{action}' has neither 'command' nor 'execution'",
+            field=str(skill.root / "references" / "skill_info.yaml"),
+            hint=f"add actions.{action}.command or actions.{action}.execution",
+        )
 
 
-def prepare_job(skill: ModelSkill, action: str, spec: dict[str, Any], job_dir: Path, name: str,
-                *, env: dict[str, str] | None = None, env_passthrough: list[str] | None = None,
-                gpus: int = 0, num_nodes: int = 1) -> JobRequest:
+def prepare_job(
+    skill: ModelSkill,
+    action: str,
+    spec: dict[str, Any],
+    job_dir: Path,
+    name: str,
+    *,
+    env: dict[str, str] | None = None,
+    env_passthrough: list[str] | None = None,
+    gpus: int = 0,
+    num_nodes: int = 1,
+) -> JobRequest:
     """Write ``spec.yaml`` into ``job_dir`` (results dir key filled) and describe the job.
 
     The spec on disk is nested (never dotted) and points its results key at ``job_dir/results``.
@@ -42,8 +53,13 @@ def prepare_job(skill: ModelSkill, action: str, spec: dict[str, Any], job_dir: P
     set_dotted(spec, results_key, str(results_dir))
     spec_path = job_dir / "spec.yaml"
     write_spec(spec_path, spec)
-    values = {"config_path": str(spec_path), "spec_path": str(spec_path), "results_dir": str(results_dir),
-              "output_dir": str(results_dir), "skill_dir": str(skill.root)}
+    values = {
+        "config_path": str(spec_path),
+        "spec_path": str(spec_path),
+        "results_dir": str(results_dir),
+        "output_dir": str(results_dir),
+        "skill_dir": str(skill.root),
+    }
     info = skill.action(action)
     command: list[str] | None = None
     script: PythonScript | None = None
@@ -55,7 +71,18 @@ def prepare_job(skill: ModelSkill, action: str, spec: dict[str, Any], job_dir: P
         script = PythonScript(script=str(script_path), args=[_fill(a, values) for a in info.execution.args], cwd=cwd)
     else:
         command = [_fill(tok, values) for tok in shlex.split(info.command or "")]
-    return JobRequest(name=name, action=action, command=command, python_script=script, image=skill.image(action),
-                      workdir=job_dir, results_dir=results_dir, spec_path=spec_path,
-                      log_path=job_dir / f"{action}.log", env=env or {}, env_passthrough=env_passthrough or [],
-                      gpus=gpus, num_nodes=num_nodes)
+    return JobRequest(
+        name=name,
+        action=action,
+        command=command,
+        python_script=script,
+        image=skill.image(action),
+        workdir=job_dir,
+        results_dir=results_dir,
+        spec_path=spec_path,
+        log_path=job_dir / f"{action}.log",
+        env=env or {},
+        env_passthrough=env_passthrough or [],
+        gpus=gpus,
+        num_nodes=num_nodes,
+    )

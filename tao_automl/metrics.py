@@ -41,8 +41,9 @@ class MetricReading:
     epoch: int | None = None
 
 
-def comparison(value: float | None, reference: float | None, direction: Literal["maximize", "minimize"]
-               ) -> dict[str, Any] | None:
+def comparison(
+    value: float | None, reference: float | None, direction: Literal["maximize", "minimize"]
+) -> dict[str, Any] | None:
     """``{delta, improved, direction}`` where delta > 0 always means better in ``direction``."""
     if value is None or reference is None:
         return None
@@ -97,8 +98,9 @@ class MetricResolver:
                     value = as_metric(data.get("best_score"))
                 if value is not None:
                     epoch = data.get("epoch")
-                    return MetricReading(value, f"{name}:{path.relative_to(results_dir)}",
-                                         epoch if isinstance(epoch, int) else None)
+                    return MetricReading(
+                        value, f"{name}:{path.relative_to(results_dir)}", epoch if isinstance(epoch, int) else None
+                    )
         return None
 
     def from_logs(self, logs: str) -> MetricReading | None:

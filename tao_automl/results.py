@@ -16,8 +16,16 @@ from tao_automl.store import Store
 from tao_automl.workspace import Workspace
 
 BASELINE_STATUSES = ("not_run", "provided", "measured", "failure", "metric_missing", "unavailable", "skipped")
-FINAL_STATUSES = ("measured", "provided", "reused_best", "metric_missing", "callback_error", "unavailable",
-                  "skipped", "not_run")
+FINAL_STATUSES = (
+    "measured",
+    "provided",
+    "reused_best",
+    "metric_missing",
+    "callback_error",
+    "unavailable",
+    "skipped",
+    "not_run",
+)
 
 
 def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
@@ -26,8 +34,9 @@ def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | Non
     if not done:
         return None
     pick = max if direction == "maximize" else min
-    return pick(done, key=lambda r: (r["metric"], -r["rec_id"]) if direction == "maximize"
-                else (r["metric"], r["rec_id"]))
+    return pick(
+        done, key=lambda r: (r["metric"], -r["rec_id"]) if direction == "maximize" else (r["metric"], r["rec_id"])
+    )
 
 
 def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
@@ -67,8 +76,9 @@ def build_result(store: Store) -> dict[str, Any]:
     baseline = dict(meta.get("baseline") or {"enabled": False, "status": "not_run"})
     baseline.setdefault("metric_name", metric)
     baseline.setdefault("metric_value", None)
-    baseline["comparison_to_best"] = comparison(best["metric"] if best else None, baseline.get("metric_value"),
-                                                direction)
+    baseline["comparison_to_best"] = comparison(
+        best["metric"] if best else None, baseline.get("metric_value"), direction
+    )
     final = dict(meta.get("final_evaluation") or {"enabled": True, "status": "not_run", "reason": "run not finished"})
     final.setdefault("metric_name", metric)
     final.setdefault("metric_value", None)
@@ -77,7 +87,9 @@ def build_result(store: Store) -> dict[str, Any]:
         reference = baseline.get("metric_value")
     final["comparison_to_baseline"] = comparison(final.get("metric_value"), reference, direction)
     return {
-        "best": None if best is None else {
+        "best": None
+        if best is None
+        else {
             "rec_id": best["rec_id"],
             "specs": best["specs"],
             "params": best["proposal"].get("params", {}),
@@ -112,10 +124,21 @@ def query_status(workspace: str | Path) -> dict[str, Any]:
         result = build_result(store)
         started = store.meta("started_at")
         recs = store.recs("rec")
-        running = [{"rec_id": r["rec_id"], "job_id": r["extra"].get("job_id"), "started_at": r["started_at"],
-                    "params": r["proposal"].get("params", {})} for r in recs if r["status"] is RecStatus.RUNNING]
-        durations = [r["finished_at"] - r["started_at"] for r in recs
-                     if r["status"].final and r["started_at"] and r["finished_at"]]
+        running = [
+            {
+                "rec_id": r["rec_id"],
+                "job_id": r["extra"].get("job_id"),
+                "started_at": r["started_at"],
+                "params": r["proposal"].get("params", {}),
+            }
+            for r in recs
+            if r["status"] is RecStatus.RUNNING
+        ]
+        durations = [
+            r["finished_at"] - r["started_at"]
+            for r in recs
+            if r["status"].final and r["started_at"] and r["finished_at"]
+        ]
         progress = result["progress"]
         remaining = max(0, progress["total"] - progress["completed"])
         slots = max(1, int(store.meta("max_concurrent", 1)))
@@ -132,9 +155,16 @@ def query_status(workspace: str | Path) -> dict[str, Any]:
             "final_evaluation": result["final_evaluation"],
             "elapsed_s": time.time() - started if started else None,
             "eta_s": eta,
-            "failures": [{"rec_id": h["rec_id"], "status": h["status"], "failure_class": h["failure_class"],
-                          "failure_reason": h["failure_reason"]} for h in result["history"]
-                         if h["status"] in ("failure", "invalid_configuration", "lost")],
+            "failures": [
+                {
+                    "rec_id": h["rec_id"],
+                    "status": h["status"],
+                    "failure_class": h["failure_class"],
+                    "failure_reason": h["failure_reason"],
+                }
+                for h in result["history"]
+                if h["status"] in ("failure", "invalid_configuration", "lost")
+            ],
         }
     finally:
         store.close()

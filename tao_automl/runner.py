@@ -116,11 +116,18 @@ class AutoMLRunner:
     with ``create_job/get_job_status/get_job_logs/cancel_job``.
     """
 
-    def __init__(self, platform_sdk: Any = None, skill_dir: str | Path | None = None, *,
-                 workspace_dir: str | Path | None = None, action: str = "train",
-                 poll_interval: float | None = None, platform_options: dict[str, Any] | None = None,
-                 clock: Clock | None = None, listeners: list[Callable[[str, dict[str, Any]], None]] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        platform_sdk: Any = None,
+        skill_dir: str | Path | None = None,
+        *,
+        workspace_dir: str | Path | None = None,
+        action: str = "train",
+        poll_interval: float | None = None,
+        platform_options: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+        listeners: list[Callable[[str, dict[str, Any]], None]] | None = None,
+    ) -> None:
         if skill_dir is None:
             raise ConfigurationError("required", field="skill_dir", hint="path to skills/models/<network>")
         self.skill_dir = Path(skill_dir)
@@ -136,23 +143,39 @@ class AutoMLRunner:
         self.store: Store | None = None
 
     # ================================================================== public entry point
-    def run(self, automl_algorithm: str | None = None, automl_settings: dict[str, Any] | None = None,
-            spec_overrides: dict[str, Any] | None = None, automl_hyperparameters: list[str] | None = None,
-            custom_param_ranges: dict[str, dict[str, Any]] | None = None,
-            metric_extractor: Callable[[str, str], Any] | None = None,
-            eval_fn: Callable[..., Any] | None = None, final_eval_fn: Callable[..., Any] | None = None, *,
-            workspace_path: str | Path | None = None, resume: bool = False,
-            baseline_fn: Callable[..., Any] | None = None,
-            on_recommendation: Callable[..., Any] | None = None, on_result: Callable[..., Any] | None = None,
-            train_dataset_uri: str | None = None, eval_dataset_uri: str | None = None,
-            base_checkpoint: str | None = None, eval_spec_overrides: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
+    def run(
+        self,
+        automl_algorithm: str | None = None,
+        automl_settings: dict[str, Any] | None = None,
+        spec_overrides: dict[str, Any] | None = None,
+        automl_hyperparameters: list[str] | None = None,
+        custom_param_ranges: dict[str, dict[str, Any]] | None = None,
+        metric_extractor: Callable[[str, str], Any] | None = None,
+        eval_fn: Callable[..., Any] | None = None,
+        final_eval_fn: Callable[..., Any] | None = None,
+        *,
+        workspace_path: str | Path | None = None,
+        resume: bool = False,
+        baseline_fn: Callable[..., Any] | None = None,
+        on_recommendation: Callable[..., Any] | None = None,
+        on_result: Callable[..., Any] | None = None,
+        train_dataset_uri: str | None = None,
+        eval_dataset_uri: str | None = None,
+        base_checkpoint: str | None = None,
+        eval_spec_overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Run (or resume) the study and return the result dict of DESIGN §2.
 
         All inputs are validated before anything is written, so a bad input leaves no workspace.
         """
-        self._hooks = {"metric_extractor": metric_extractor, "eval_fn": eval_fn, "final_eval_fn": final_eval_fn,
-                       "baseline_fn": baseline_fn, "on_recommendation": on_recommendation, "on_result": on_result}
+        self._hooks = {
+            "metric_extractor": metric_extractor,
+            "eval_fn": eval_fn,
+            "final_eval_fn": final_eval_fn,
+            "baseline_fn": baseline_fn,
+            "on_recommendation": on_recommendation,
+            "on_result": on_result,
+        }
         root = Path(workspace_path) if workspace_path else self.workspace_dir
         if resume:
             self.workspace = Workspace.open_existing(root)
@@ -160,9 +183,17 @@ class AutoMLRunner:
             plan = self._plan_from_store()
             self.platform = as_platform(self.platform_sdk, **self.platform_options)
         else:
-            plan = self._plan(automl_algorithm, automl_settings, spec_overrides, automl_hyperparameters,
-                              custom_param_ranges, train_dataset_uri, eval_dataset_uri, base_checkpoint,
-                              eval_spec_overrides)
+            plan = self._plan(
+                automl_algorithm,
+                automl_settings,
+                spec_overrides,
+                automl_hyperparameters,
+                custom_param_ranges,
+                train_dataset_uri,
+                eval_dataset_uri,
+                base_checkpoint,
+                eval_spec_overrides,
+            )
             self.platform = as_platform(self.platform_sdk, **self.platform_options)
             self.workspace = Workspace.create(root)
             self.store = Store(self.workspace.state_path)
@@ -170,11 +201,23 @@ class AutoMLRunner:
         self.plan = plan
         self.resolver = MetricResolver(plan.metric, metric_extractor)
         self.eval_resolver = MetricResolver(plan.skill.info.automl.evaluate_metric or plan.metric, metric_extractor)
-        self.algorithm = get_algorithm_class(plan.algorithm)(plan.space, direction=plan.direction,
-                                                             settings=plan.settings)
+        self.algorithm = get_algorithm_class(plan.algorithm)(
+            plan.space, direction=plan.direction, settings=plan.settings
+        )
         self.running: dict[str, _Running] = {}
         self._metricless = 0
         self._consecutive_failures = 0
+        self._notify(
+            "started",
+            algorithm=plan.algorithm,
+            platform=getattr(self.platform, "name", "?"),
+            total=plan.settings.automl_max_recommendations,
+            max_concurrent=plan.settings.automl_max_concurrent,
+            metric=plan.metric,
+            direction=plan.direction,
+            workspace=str(self.workspace.run_dir),
+            completed=sum(1 for r in self.store.recs("rec") if r["status"].final),
+        )
         try:
             if resume:
                 self._reconcile()
@@ -197,15 +240,25 @@ class AutoMLRunner:
         if result["best"] is None:
             failed = [h["rec_id"] for h in result["history"]]
             raise NoSuccessfulRecommendationError(
-                f"no recommendation succeeded; failed recommendation ids: {failed}", field="history",
-                hint=f"see {self.workspace.run_dir}/recs/<id>/ for specs and logs")
+                f"no recommendation succeeded; failed recommendation ids: {failed}",
+                field="history",
+                hint=f"see {self.workspace.run_dir}/recs/<id>/ for specs and logs",
+            )
         return result
 
     # ================================================================== planning and persistence
-    def _plan(self, algorithm: str | None, raw_settings: dict[str, Any] | None, overrides: dict[str, Any] | None,
-              hyperparameters: list[str] | None, custom: dict[str, dict[str, Any]] | None,
-              train_uri: str | None, eval_uri: str | None, base_checkpoint: str | None,
-              eval_overrides: dict[str, Any] | None) -> _Plan:
+    def _plan(
+        self,
+        algorithm: str | None,
+        raw_settings: dict[str, Any] | None,
+        overrides: dict[str, Any] | None,
+        hyperparameters: list[str] | None,
+        custom: dict[str, dict[str, Any]] | None,
+        train_uri: str | None,
+        eval_uri: str | None,
+        base_checkpoint: str | None,
+        eval_overrides: dict[str, Any] | None,
+    ) -> _Plan:
         settings = AutoMLSettings.parse(raw_settings)
         name = algorithm or settings.automl_algorithm or "bayesian"
         get_algorithm_class(name)
@@ -213,8 +266,11 @@ class AutoMLRunner:
         check_runnable(skill, self.action)
         metric = settings.metric or skill.info.automl.metric
         if not metric:
-            raise ConfigurationError("no metric given and the model skill declares none",
-                                     field="automl_settings.metric", hint="set metric to the validation metric name")
+            raise ConfigurationError(
+                "no metric given and the model skill declares none",
+                field="automl_settings.metric",
+                hint="set metric to the validation metric name",
+            )
         direction = settings.direction or skill.info.automl.direction or settings.resolved_direction(metric)
         if direction not in ("maximize", "minimize"):
             raise ConfigurationError(f"invalid direction '{direction}'", field="automl_settings.direction")
@@ -231,11 +287,17 @@ class AutoMLRunner:
             for key, role in skill.info.spec_params.get(self.action, {}).items():
                 if role == "ptm_if_no_resume_model":
                     set_dotted(base_spec, key, base_checkpoint)
-        inputs = {"spec_overrides": overrides, "automl_hyperparameters": hyperparameters,
-                  "custom_param_ranges": custom, "train_dataset_uri": train_uri, "eval_dataset_uri": eval_uri,
-                  "base_checkpoint": base_checkpoint}
-        return _Plan(skill, self.action, settings, name, metric, direction, space, base_spec,
-                     dict(eval_overrides or {}), inputs)
+        inputs = {
+            "spec_overrides": overrides,
+            "automl_hyperparameters": hyperparameters,
+            "custom_param_ranges": custom,
+            "train_dataset_uri": train_uri,
+            "eval_dataset_uri": eval_uri,
+            "base_checkpoint": base_checkpoint,
+        }
+        return _Plan(
+            skill, self.action, settings, name, metric, direction, space, base_spec, dict(eval_overrides or {}), inputs
+        )
 
     @staticmethod
     def _dataset_keys(skill: ModelSkill, action: str, train_uri: str | None, eval_uri: str | None) -> dict[str, str]:
@@ -256,13 +318,23 @@ class AutoMLRunner:
     def _persist_plan(self, plan: _Plan) -> None:
         assert self.store is not None
         self.store.set_meta(
-            skill_dir=str(plan.skill.root), action=plan.action, algorithm=plan.algorithm,
-            settings=plan.settings.public_dict(), metric=plan.metric, direction=plan.direction,
-            base_spec=plan.base_spec, eval_overrides=plan.eval_overrides, inputs=plan.inputs,
-            space=plan.space.describe(), excluded=plan.space.excluded, run_state="starting",
+            skill_dir=str(plan.skill.root),
+            action=plan.action,
+            algorithm=plan.algorithm,
+            settings=plan.settings.public_dict(),
+            metric=plan.metric,
+            direction=plan.direction,
+            base_spec=plan.base_spec,
+            eval_overrides=plan.eval_overrides,
+            inputs=plan.inputs,
+            space=plan.space.describe(),
+            excluded=plan.space.excluded,
+            run_state="starting",
             total_recommendations=plan.settings.automl_max_recommendations,
-            max_concurrent=plan.settings.automl_max_concurrent, started_at=time.time(),
-            platform=getattr(self.platform, "name", "unknown"))
+            max_concurrent=plan.settings.automl_max_concurrent,
+            started_at=time.time(),
+            platform=getattr(self.platform, "name", "unknown"),
+        )
 
     def _plan_from_store(self) -> _Plan:
         assert self.store is not None
@@ -273,11 +345,22 @@ class AutoMLRunner:
         settings = AutoMLSettings.parse(settings_raw)
         skill = ModelSkill.load(meta["skill_dir"])
         inputs = meta.get("inputs") or {}
-        space = build_search_space(skill.schema(meta["action"]), inputs.get("automl_hyperparameters"),
-                                   inputs.get("custom_param_ranges"))
+        space = build_search_space(
+            skill.schema(meta["action"]), inputs.get("automl_hyperparameters"), inputs.get("custom_param_ranges")
+        )
         self.action = meta["action"]
-        return _Plan(skill, meta["action"], settings, meta["algorithm"], meta["metric"], meta["direction"], space,
-                     meta["base_spec"], meta.get("eval_overrides") or {}, inputs)
+        return _Plan(
+            skill,
+            meta["action"],
+            settings,
+            meta["algorithm"],
+            meta["metric"],
+            meta["direction"],
+            space,
+            meta["base_spec"],
+            meta.get("eval_overrides") or {},
+            inputs,
+        )
 
     # ================================================================== the loop
     def _poll_interval(self) -> float:
@@ -292,8 +375,11 @@ class AutoMLRunner:
             self._fill_slots()
             self._poll()
             launched = len(self.store.recs("rec"))
-            exhausted = launched >= settings.automl_max_recommendations or self.algorithm.done() \
+            exhausted = (
+                launched >= settings.automl_max_recommendations
+                or self.algorithm.done()
                 or self.store.meta("stop_reason") is not None
+            )
             if not self.running and exhausted:
                 return
             if not self.running and not exhausted and not self._can_launch():
@@ -333,16 +419,25 @@ class AutoMLRunner:
         adjustments, invalid = self._cap_batches(spec)
         budget = get_dotted(spec, self.plan.skill.epochs_key)
         status = RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING
-        self.store.add_rec(rec_id, proposal.to_dict(), specs=flatten(spec), budget=budget, status=status,
-                           adjustments=adjustments, failure_reason=invalid,
-                           failure_class="invalid_configuration" if invalid else None)
+        self.store.add_rec(
+            rec_id,
+            proposal.to_dict(),
+            specs=flatten(spec),
+            budget=budget,
+            status=status,
+            adjustments=adjustments,
+            failure_reason=invalid,
+            failure_class="invalid_configuration" if invalid else None,
+        )
         self.algorithm.bind(rec_id, proposal)
         self._notify("recommendation", rec_id=rec_id, params=proposal.params, note=proposal.note)
-        _call_hook(self._hooks["on_recommendation"], {"rec_id": rec_id, "params": proposal.params,
-                                                      "specs": flatten(spec)})
+        _call_hook(
+            self._hooks["on_recommendation"], {"rec_id": rec_id, "params": proposal.params, "specs": flatten(spec)}
+        )
         if invalid:
-            self._finished(rec_id, Feedback(rec_id, RecStatus.INVALID_CONFIGURATION,
-                                            failure_class="invalid_configuration"))
+            self._finished(
+                rec_id, Feedback(rec_id, RecStatus.INVALID_CONFIGURATION, failure_class="invalid_configuration")
+            )
             return
         self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
 
@@ -362,15 +457,13 @@ class AutoMLRunner:
         nodes = nodes if isinstance(nodes, int) and nodes > 0 else 1
         return gpus * nodes
 
-    def _submit(self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str,
-                attempt: int = 1) -> bool:
+    def _submit(self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str, attempt: int = 1) -> bool:
         """Record the intent, then submit. A submit error fails the recommendation, not the run."""
         assert self.store is not None and self.workspace is not None and self.platform is not None
         name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
         job_dir = self.workspace.job_dir(label)
         gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
-        request = prepare_job(self.plan.skill, action, spec, job_dir, name,
-                              gpus=gpus if isinstance(gpus, int) else 0)
+        request = prepare_job(self.plan.skill, action, spec, job_dir, name, gpus=gpus if isinstance(gpus, int) else 0)
         self.store.add_job_intent(name, rec_id, action, role)
         try:
             job_id = self.platform.submit(request)
@@ -448,13 +541,15 @@ class AutoMLRunner:
             self._train_succeeded(run, extra)
             return
         if state is JobState.CANCELED and run.stop_requested is None:
-            self.store.update_rec(rec_id, status=RecStatus.CANCELED, failure_reason=message or "canceled",
-                                  failure_class="canceled")
+            self.store.update_rec(
+                rec_id, status=RecStatus.CANCELED, failure_reason=message or "canceled", failure_class="canceled"
+            )
             self._finished(rec_id, Feedback(rec_id, RecStatus.CANCELED, failure_class="canceled"))
             return
         if run.stop_requested == "timeout":
-            self._record_failure(rec_id, "train", f"exceeded automl_job_timeout "
-                                 f"({self.plan.settings.automl_job_timeout:g}s)", "timeout")
+            self._record_failure(
+                rec_id, "train", f"exceeded automl_job_timeout ({self.plan.settings.automl_job_timeout:g}s)", "timeout"
+            )
             return
         analysis = self.platform.failure_analysis(run.job_id)
         self._record_failure(rec_id, "train", analysis.reason, str(analysis.category))
@@ -484,16 +579,21 @@ class AutoMLRunner:
             self._metricless += 1
             seen = self.resolver.seen_keys(run.job_dir / "results")
             reason = f"job succeeded but reported no '{self.plan.metric}'" + (f" (it reported {seen})" if seen else "")
-            self.store.update_rec(rec_id, status=RecStatus.FAILURE, failure_reason=reason,
-                                  failure_class="metric_missing", extra=extra)
+            self.store.update_rec(
+                rec_id, status=RecStatus.FAILURE, failure_reason=reason, failure_class="metric_missing", extra=extra
+            )
             self._finished(rec_id, Feedback(rec_id, RecStatus.FAILURE, failure_class="metric_missing"))
             if self._metricless >= MAX_METRICLESS_SUCCESSES:
                 self._abort_running()
                 raise MetricMissingError(
                     f"{self._metricless} successful jobs in a row reported no '{self.plan.metric}'",
                     field="automl_settings.metric",
-                    hint=("check the metric name" + (f"; the jobs reported {seen}" if seen else "")
-                          + ", or pass metric_extractor/eval_fn"))
+                    hint=(
+                        "check the metric name"
+                        + (f"; the jobs reported {seen}" if seen else "")
+                        + ", or pass metric_extractor/eval_fn"
+                    ),
+                )
             return
         self._metricless = 0
         if run.stop_requested == "early_stop":
@@ -506,11 +606,15 @@ class AutoMLRunner:
         if role in ("baseline_train", "baseline_eval"):
             self._set_baseline(status="failure", reason=reason, failure_class=failure_class)
             if role == "baseline_train":
-                self.store.update_rec(rec_id, status=RecStatus.FAILURE, failure_reason=reason,
-                                      failure_class=failure_class)
+                self.store.update_rec(
+                    rec_id, status=RecStatus.FAILURE, failure_reason=reason, failure_class=failure_class
+                )
             return
-        status = (RecStatus.INVALID_CONFIGURATION if failure_class == FailureCategory.INVALID_CONFIGURATION
-                  else RecStatus.FAILURE)
+        status = (
+            RecStatus.INVALID_CONFIGURATION
+            if failure_class == FailureCategory.INVALID_CONFIGURATION
+            else RecStatus.FAILURE
+        )
         self.store.update_rec(rec_id, status=status, failure_reason=reason, failure_class=failure_class)
         self._finished(rec_id, Feedback(rec_id, status, failure_class=failure_class))
 
@@ -524,8 +628,10 @@ class AutoMLRunner:
             self._consecutive_failures += 1
             limit = self.plan.settings.automl_max_consecutive_failures
             if self._consecutive_failures >= limit and self.store.meta("stop_reason") is None:
-                self.store.set_meta(stop_reason=f"{limit} recommendations in a row failed; stopped launching new "
-                                                "ones (see failure_reason in history)")
+                self.store.set_meta(
+                    stop_reason=f"{limit} recommendations in a row failed; stopped launching new "
+                    "ones (see failure_reason in history)"
+                )
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
         self._notify("result", rec=self._public_rec(rec))
@@ -542,8 +648,9 @@ class AutoMLRunner:
             self.platform.cancel(run.job_id)
             self.store.set_job_state(name, "CANCELED")
             if run.role == "train":
-                self.store.update_rec(run.rec_id, status=RecStatus.CANCELED, failure_reason="run aborted",
-                                      failure_class="canceled")
+                self.store.update_rec(
+                    run.rec_id, status=RecStatus.CANCELED, failure_reason="run aborted", failure_class="canceled"
+                )
         self.running.clear()
 
     # ================================================================== baseline
@@ -574,20 +681,30 @@ class AutoMLRunner:
         base_checkpoint = self.plan.inputs.get("base_checkpoint")
         if base_checkpoint:
             if not skill.has_action("evaluate") or not skill.eval_checkpoint_key:
-                self._set_baseline(enabled=True, status="unavailable",
-                                   reason="the model skill has no evaluate action to measure the base checkpoint")
+                self._set_baseline(
+                    enabled=True,
+                    status="unavailable",
+                    reason="the model skill has no evaluate action to measure the base checkpoint",
+                )
                 return
-            self._set_baseline(enabled=True, status="not_run", source="base_checkpoint_eval",
-                               checkpoint=base_checkpoint)
-            self.store.add_rec(BASELINE_REC_ID, {"params": {}, "note": "baseline"}, kind="baseline",
-                               status=RecStatus.RUNNING)
+            self._set_baseline(
+                enabled=True, status="not_run", source="base_checkpoint_eval", checkpoint=base_checkpoint
+            )
+            self.store.add_rec(
+                BASELINE_REC_ID, {"params": {}, "note": "baseline"}, kind="baseline", status=RecStatus.RUNNING
+            )
             self._submit_eval(BASELINE_REC_ID, "baseline_eval", base_checkpoint, "baseline_eval")
             return
         self._set_baseline(enabled=True, status="not_run", source="default_config")
         spec = deep_merge(self.plan.base_spec, {})
         self._cap_batches(spec)
-        self.store.add_rec(BASELINE_REC_ID, {"params": {}, "note": "schema defaults"}, kind="baseline",
-                           specs=flatten(spec), budget=get_dotted(spec, skill.epochs_key))
+        self.store.add_rec(
+            BASELINE_REC_ID,
+            {"params": {}, "note": "schema defaults"},
+            kind="baseline",
+            specs=flatten(spec),
+            budget=get_dotted(spec, skill.epochs_key),
+        )
         self._submit(BASELINE_REC_ID, "baseline_train", self.action, spec, "baseline")
 
     def _baseline_train_done(self, run: _Running, state: JobState) -> None:
@@ -602,13 +719,22 @@ class AutoMLRunner:
         extra = {"job_id": run.job_id, "checkpoint": str(checkpoint) if checkpoint else None}
         if reading is None:
             self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_class="metric_missing", extra=extra)
-            self._set_baseline(status="metric_missing", job_id=run.job_id,
-                               reason=f"default-config training reported no '{self.plan.metric}'")
+            self._set_baseline(
+                status="metric_missing",
+                job_id=run.job_id,
+                reason=f"default-config training reported no '{self.plan.metric}'",
+            )
             return
-        self.store.update_rec(run.rec_id, status=RecStatus.SUCCESS, metric=reading.value,
-                              metric_source=reading.source, extra=extra)
-        self._set_baseline(status="measured", metric_value=reading.value, job_id=run.job_id,
-                           checkpoint=extra["checkpoint"], record_path=str(run.job_dir))
+        self.store.update_rec(
+            run.rec_id, status=RecStatus.SUCCESS, metric=reading.value, metric_source=reading.source, extra=extra
+        )
+        self._set_baseline(
+            status="measured",
+            metric_value=reading.value,
+            job_id=run.job_id,
+            checkpoint=extra["checkpoint"],
+            record_path=str(run.job_dir),
+        )
         defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
         self.algorithm.warm_start(defaults, reading.value)
         if checkpoint and self.plan.skill.has_action("evaluate") and self.plan.skill.eval_checkpoint_key:
@@ -622,20 +748,30 @@ class AutoMLRunner:
             reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
         if source == "base_checkpoint_eval":
             if reading is None:
-                reason = ("evaluate job reported no metric" if state is JobState.COMPLETE
-                          else self.platform.failure_analysis(run.job_id).reason)
+                reason = (
+                    "evaluate job reported no metric"
+                    if state is JobState.COMPLETE
+                    else self.platform.failure_analysis(run.job_id).reason
+                )
                 status = "metric_missing" if state is JobState.COMPLETE else "failure"
                 self._set_baseline(status=status, reason=reason, eval_job_id=run.job_id)
                 self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_reason=reason)
             else:
-                self._set_baseline(status="measured", metric_value=reading.value, eval_metric_value=reading.value,
-                                   eval_job_id=run.job_id, record_path=str(run.job_dir))
-                self.store.update_rec(run.rec_id, status=RecStatus.SUCCESS, metric=reading.value,
-                                      metric_source=reading.source)
+                self._set_baseline(
+                    status="measured",
+                    metric_value=reading.value,
+                    eval_metric_value=reading.value,
+                    eval_job_id=run.job_id,
+                    record_path=str(run.job_dir),
+                )
+                self.store.update_rec(
+                    run.rec_id, status=RecStatus.SUCCESS, metric=reading.value, metric_source=reading.source
+                )
             return
         if reading is not None:
-            self._set_baseline(eval_metric_value=reading.value, eval_job_id=run.job_id,
-                               eval_record_path=str(run.job_dir))
+            self._set_baseline(
+                eval_metric_value=reading.value, eval_job_id=run.job_id, eval_record_path=str(run.job_dir)
+            )
         else:
             self._set_baseline(eval_error=f"evaluate of the baseline checkpoint gave no metric (job {run.job_id})")
 
@@ -653,8 +789,9 @@ class AutoMLRunner:
             shared[key] = value
         spec = deep_merge(template, expand_dotted(shared))
         spec = deep_merge(spec, expand_dotted(self.plan.eval_overrides))
-        for key, value in self._dataset_keys(skill, "evaluate", self.plan.inputs.get("train_dataset_uri"),
-                                             self.plan.inputs.get("eval_dataset_uri")).items():
+        for key, value in self._dataset_keys(
+            skill, "evaluate", self.plan.inputs.get("train_dataset_uri"), self.plan.inputs.get("eval_dataset_uri")
+        ).items():
             set_dotted(spec, key, value)
         set_dotted(spec, skill.eval_checkpoint_key or "evaluate.checkpoint", checkpoint)
         return spec
@@ -677,8 +814,11 @@ class AutoMLRunner:
         elif best is None:
             record.update(status="not_run", reason="no successful recommendation")
         else:
-            record.update(rec_id=best["rec_id"], train_job_id=best["extra"].get("job_id"),
-                          checkpoint=best["extra"].get("checkpoint"))
+            record.update(
+                rec_id=best["rec_id"],
+                train_job_id=best["extra"].get("job_id"),
+                checkpoint=best["extra"].get("checkpoint"),
+            )
             record.update(self._final_measure(best))
         self.store.set_meta(final_evaluation=record)
         atomic_write_json(self.workspace.evaluations / "final.json", record)
@@ -694,15 +834,26 @@ class AutoMLRunner:
                 return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
             if value is None:
                 return {"status": "metric_missing", "reason": "final_eval_fn returned no metric_value", **meta}
-            return {"status": "measured", "metric_value": value, "source": "final_eval_fn",
-                    "reason": "final_eval_fn measured the best checkpoint", **meta}
+            return {
+                "status": "measured",
+                "metric_value": value,
+                "source": "final_eval_fn",
+                "reason": "final_eval_fn measured the best checkpoint",
+                **meta,
+            }
         checkpoint = best["extra"].get("checkpoint")
         if skill.has_action("evaluate") and skill.eval_checkpoint_key and checkpoint:
             return self._run_final_eval_job(best, checkpoint)
-        reason = ("the model skill has no evaluate action" if not skill.has_action("evaluate")
-                  else "the best recommendation left no checkpoint to evaluate")
-        return {"status": "reused_best", "metric_value": best["metric"],
-                "reason": f"{reason}; reusing the best recommendation's training metric"}
+        reason = (
+            "the model skill has no evaluate action"
+            if not skill.has_action("evaluate")
+            else "the best recommendation left no checkpoint to evaluate"
+        )
+        return {
+            "status": "reused_best",
+            "metric_value": best["metric"],
+            "reason": f"{reason}; reusing the best recommendation's training metric",
+        }
 
     def _run_final_eval_job(self, best: dict[str, Any], checkpoint: str) -> dict[str, Any]:
         assert self.store is not None and self.platform is not None
@@ -724,8 +875,13 @@ class AutoMLRunner:
         reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
         if reading is None:
             return {"status": "metric_missing", "reason": "evaluate job reported no metric", **base}
-        return {"status": "measured", "metric_value": reading.value, "source": "evaluate_action",
-                "reason": "evaluate action on the best checkpoint", **base}
+        return {
+            "status": "measured",
+            "metric_value": reading.value,
+            "source": "evaluate_action",
+            "reason": "evaluate action on the best checkpoint",
+            **base,
+        }
 
     # ================================================================== resume
     def _reconcile(self) -> None:
@@ -741,22 +897,29 @@ class AutoMLRunner:
                     self.store.set_job_submitted(job["name"], job_id)
             label = self._label(job["rec_id"], job["role"])
             if job_id is not None and self.platform.reattach(job_id):
-                self.running[job["name"]] = _Running(job["rec_id"], job["role"], job["name"], job_id,
-                                                     self.workspace.job_dir(label), self.clock.now())
+                self.running[job["name"]] = _Running(
+                    job["rec_id"], job["role"], job["name"], job_id, self.workspace.job_dir(label), self.clock.now()
+                )
                 continue
             self.store.set_job_state(job["name"], "lost")
             if job_id is None and can_find:
                 self.store.event("relaunch", job["rec_id"], job=job["name"])
                 self._relaunch(job)
             elif job["role"] == "train":
-                self.store.update_rec(job["rec_id"], status=RecStatus.LOST,
-                                      failure_reason="job unknown to the platform after restart",
-                                      failure_class="infrastructure")
+                self.store.update_rec(
+                    job["rec_id"],
+                    status=RecStatus.LOST,
+                    failure_reason="job unknown to the platform after restart",
+                    failure_class="infrastructure",
+                )
         attached = {r.rec_id for r in self.running.values()}
         for rec in self.store.recs("rec"):
             never_submitted = not self.store.jobs(rec["rec_id"])
-            if rec["status"] in (RecStatus.PENDING, RecStatus.RUNNING) and rec["rec_id"] not in attached \
-                    and never_submitted:
+            if (
+                rec["status"] in (RecStatus.PENDING, RecStatus.RUNNING)
+                and rec["rec_id"] not in attached
+                and never_submitted
+            ):
                 self._submit(rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}")
         history = []
         for rec in self.store.recs("rec"):
@@ -773,7 +936,8 @@ class AutoMLRunner:
     @staticmethod
     def _label(rec_id: int, role: str) -> str:
         return {"baseline_train": "baseline", "baseline_eval": "baseline_eval", "final_eval": "final_eval"}.get(
-            role, f"{rec_id:04d}")
+            role, f"{rec_id:04d}"
+        )
 
     def _relaunch(self, job: dict[str, Any]) -> None:
         """Submit again a job whose intent was recorded but which the platform never received."""
@@ -783,11 +947,18 @@ class AutoMLRunner:
             return
         attempt = int(job["name"].rsplit("-a", 1)[-1]) + 1 if "-a" in job["name"] else 2
         if job["role"] == "train":
-            self._submit(rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}",
-                         attempt=attempt)
+            self._submit(
+                rec["rec_id"],
+                "train",
+                self.action,
+                expand_dotted(rec["specs"]),
+                f"{rec['rec_id']:04d}",
+                attempt=attempt,
+            )
         elif job["role"] == "baseline_train":
-            self._submit(rec["rec_id"], "baseline_train", self.action, expand_dotted(rec["specs"]), "baseline",
-                         attempt=attempt)
+            self._submit(
+                rec["rec_id"], "baseline_train", self.action, expand_dotted(rec["specs"]), "baseline", attempt=attempt
+            )
 
     # ================================================================== listeners
     def _notify(self, event: str, **data: Any) -> None:
@@ -796,5 +967,3 @@ class AutoMLRunner:
                 listener(event, data)
             except Exception:
                 logger.exception("listener failed on %s", event)
-
-

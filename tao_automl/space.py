@@ -49,6 +49,8 @@ _FLOAT_TYPES = {"float", "number"}
 _INT_TYPES = {"int", "integer"}
 _BOOL_TYPES = {"bool", "boolean"}
 _CUSTOM_KEYS = ("valid_min", "valid_max", "valid_options", "option_weights")
+#: ``math_cond`` operator before ``depends_on`` -> relation of the child to its parent.
+_RELATIONS: dict[str, Literal["gt", "ge", "lt", "le"]] = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
 _COND_RE = re.compile(r"(>=|<=|>|<|/|\^)\s*(depends_on|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 #: Leaves that change speed or bookkeeping, not the model: excluded unless asked for by name.
@@ -98,7 +100,7 @@ class Param:
     choices: tuple[Any, ...] = ()
     weights: tuple[float, ...] | None = None
     depends_on: str | None = None
-    relation: Literal["gt", "le"] | None = None
+    relation: Literal["gt", "ge", "lt", "le"] | None = None
     source: str = "schema"
 
     def distribution(self) -> BaseDistribution:
@@ -192,37 +194,46 @@ class SearchSpace:
             if p.depends_on is None or p.depends_on not in out or p.name not in out:
                 continue
             parent, value = out[p.depends_on], out[p.name]
-            if p.relation == "le" and value > parent:
-                out[p.name] = _largest_allowed(p, parent)
-            elif p.relation == "gt" and value <= parent:
-                out[p.name] = _smallest_above(p, parent)
+            if p.relation in ("le", "lt") and not _satisfies(value, p.relation, parent):
+                out[p.name] = _largest_allowed(p, parent, strict=p.relation == "lt")
+            elif p.relation in ("gt", "ge") and not _satisfies(value, p.relation, parent):
+                out[p.name] = _smallest_above(p, parent, strict=p.relation == "gt")
         return out
 
     def describe(self) -> list[dict[str, Any]]:
         return [p.describe() for p in self.params]
 
 
-def _largest_allowed(p: Param, limit: float) -> Any:
+def _satisfies(value: Any, relation: str, parent: Any) -> bool:
+    return {"gt": value > parent, "ge": value >= parent, "lt": value < parent, "le": value <= parent}[relation]
+
+
+def _largest_allowed(p: Param, limit: float, strict: bool = False) -> Any:
+    """Largest value of ``p`` that is ``<= limit`` (``< limit`` when strict), clamped to its range."""
     if p.choices:
-        allowed = [c for c in p.choices if c <= limit]
+        allowed = [c for c in p.choices if (c < limit if strict else c <= limit)]
         return max(allowed) if allowed else min(p.choices)
-    step = p.step or 1
-    value = int(limit) if p.type is ParamType.INT else float(limit)
     if p.type is ParamType.INT:
+        step = p.step or 1
+        value = math.ceil(limit) - 1 if strict else math.floor(limit)
         value = int(p.low) + ((value - int(p.low)) // step) * step
+        return int(max(p.low, min(value, p.high)))
+    value = math.nextafter(float(limit), -math.inf) if strict else float(limit)
     return max(p.low, min(value, p.high))
 
 
-def _smallest_above(p: Param, limit: float) -> Any:
+def _smallest_above(p: Param, limit: float, strict: bool = True) -> Any:
+    """Smallest value of ``p`` that is ``> limit`` (``>= limit`` when not strict), clamped to its range."""
     if p.choices:
-        allowed = [c for c in p.choices if c > limit]
+        allowed = [c for c in p.choices if (c > limit if strict else c >= limit)]
         return min(allowed) if allowed else max(p.choices)
     if p.type is ParamType.INT:
         step = p.step or 1
-        value = int(limit) + 1
+        value = math.floor(limit) + 1 if strict else math.ceil(limit)
         value = int(p.low) + -(-(value - int(p.low)) // step) * step
-        return min(max(value, int(p.low)), int(p.high))
-    return min(max(math.nextafter(float(limit), math.inf), p.low), p.high)
+        return int(min(max(value, int(p.low)), int(p.high)))
+    value = math.nextafter(float(limit), math.inf) if strict else float(limit)
+    return min(max(value, p.low), p.high)
 
 
 # --------------------------------------------------------------------------- schema walking
@@ -260,24 +271,56 @@ def _closest(name: str, candidates: Iterable[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else "check the train schema for the exact dotted name"
 
 
-def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float, float, bool, str]:
-    """Search range for a numeric leaf: (low, high, log, source)."""
-    default = leaf.get("default")
+def _cond_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
+    """Validity bounds of a numeric leaf: ``(lo, hi, exclusive_low, exclusive_high)``.
+
+    ``minimum``/``maximum`` are inclusive; ``math_cond`` comparisons tighten them (``>``/``<`` strictly).
+    """
     lo = leaf.get("minimum")
     hi = leaf.get("maximum")
     lo = float(lo) if _finite(lo) else -math.inf
     hi = float(hi) if _finite(hi) else math.inf
-    conds = parse_math_cond(leaf.get("math_cond"))
-    exclusive_low = False
-    for op, arg in conds:
+    exclusive_low = exclusive_high = False
+    for op, arg in parse_math_cond(leaf.get("math_cond")):
         if arg == "depends_on" or op in ("/", "^"):
             continue
         v = float(arg)
         if op in (">", ">="):
-            exclusive_low = exclusive_low or (op == ">" and v >= lo)
-            lo = max(lo, v)
-        elif op in ("<", "<="):
-            hi = min(hi, v)
+            if v > lo:
+                lo, exclusive_low = v, op == ">"
+            elif v == lo and op == ">":
+                exclusive_low = True
+        elif v < hi:
+            hi, exclusive_high = v, op == "<"
+        elif v == hi and op == "<":
+            exclusive_high = True
+    return lo, hi, exclusive_low, exclusive_high
+
+
+def _respect_bounds(low: float, high: float, bounds: tuple[float, float, bool, bool],
+                    is_int: bool) -> tuple[float, float]:
+    """Keep a search range off excluded bounds (``> 0`` never yields 0); ints get integral ends."""
+    lo, hi, exclusive_low, exclusive_high = bounds
+    if is_int:
+        low, high = math.ceil(low), math.floor(high)
+        if exclusive_low and low <= lo:
+            low = math.floor(lo) + 1
+        if exclusive_high and high >= hi:
+            high = math.ceil(hi) - 1
+        return low, high
+    width = high - low if math.isfinite(high - low) else 1.0
+    if exclusive_low and low <= lo:
+        low = lo + width * 1e-3
+    if exclusive_high and high >= hi:
+        high = hi - width * 1e-3
+    return low, high
+
+
+def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float, float, bool, str]:
+    """Search range for a numeric leaf: (low, high, log, source)."""
+    default = leaf.get("default")
+    bounds = _cond_bounds(leaf)
+    lo, hi, _, _ = bounds
     last = name.rsplit(".", 1)[-1]
     d = float(default) if _finite(default) else None
 
@@ -286,29 +329,27 @@ def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float,
         low, high = float(f"{center / 10:.12g}"), float(f"{center * 10:.12g}")
         low = max(low, lo if lo > 0 else low)
         high = min(high, hi)
-        return low, high, True, f"derived: log scale, one decade around the default {center:g}"
+        low, high = _respect_bounds(low, high, bounds, is_int)
+        return low, high, low > 0, f"derived: log scale, one decade around the default {center:g}"
     if not is_int and d is not None and _is_near_one(last, d, hi):
         gap = 1.0 - d
         low, high = round(max(lo, 1 - 5 * gap), 12), round(min(hi, 1 - gap / 5), 12)
+        low, high = _respect_bounds(low, high, bounds, is_int)
         return low, high, False, f"derived: near-one factor around {d:g}"
-    source = "schema"
     if not math.isfinite(hi) or not math.isfinite(lo):
         if d is None or d <= 0:
             base = max(lo, 0.0) if math.isfinite(lo) else 0.0
             low, high = base, (hi if math.isfinite(hi) else base + (10 if is_int else 1.0))
+            low, high = _respect_bounds(low, high, bounds, is_int)
             return low, high, False, "derived: open bound, no positive default"
         factor = 4 if (not is_int or "batch" in last) else 2
         low = lo if math.isfinite(lo) and lo > d / factor else d / factor
         high = hi if math.isfinite(hi) else d * factor
-        if is_int:
-            low, high = math.ceil(low), math.floor(high)
+        low, high = _respect_bounds(low, high, bounds, is_int)
         source = f"derived: open bound, [{low:g}, {high:g}] around the default {d:g}"
         return low, high, bool(low > 0 and high / low >= 8), source
-    if exclusive_low and not is_int:
-        lo = lo + (hi - lo) * 1e-3
-    if is_int and exclusive_low:
-        lo = math.floor(lo) + 1
-    return lo, hi, False, source
+    low, high = _respect_bounds(lo, hi, bounds, is_int)
+    return low, high, False, "schema"
 
 
 def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
@@ -320,9 +361,10 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
     weights_t = tuple(float(w) for w in weights) if weights and enum and len(weights) == len(enum) else None
     conds = parse_math_cond(leaf.get("math_cond"))
     depends_on = leaf.get("depends_on")
-    relation: Literal["gt", "le"] | None = None
+    relation: Literal["gt", "ge", "lt", "le"] | None = None
     if depends_on:
-        relation = "gt" if any(arg == "depends_on" for _, arg in conds) else "le"
+        op = next((op for op, arg in conds if arg == "depends_on"), "<=")
+        relation = _RELATIONS.get(op, "le")
 
     if kind in _BOOL_TYPES:
         return Param(name, ParamType.BOOL, default, choices=(True, False))

@@ -107,17 +107,38 @@ class Store:
         row = self._db.execute("SELECT MAX(rec_id) AS m FROM recs").fetchone()
         return max(BASELINE_REC_ID, row["m"] if row["m"] is not None else 0) + 1
 
-    def add_rec(self, rec_id: int, proposal: dict[str, Any], *, kind: str = "rec", specs: dict[str, Any] | None = None,
-                budget: int | None = None, status: RecStatus = RecStatus.PENDING,
-                adjustments: list[dict[str, Any]] | None = None, failure_reason: str | None = None,
-                failure_class: str | None = None) -> None:
+    def add_rec(
+        self,
+        rec_id: int,
+        proposal: dict[str, Any],
+        *,
+        kind: str = "rec",
+        specs: dict[str, Any] | None = None,
+        budget: int | None = None,
+        status: RecStatus = RecStatus.PENDING,
+        adjustments: list[dict[str, Any]] | None = None,
+        failure_reason: str | None = None,
+        failure_class: str | None = None,
+    ) -> None:
         now = time.time()
         with self.tx() as db:
             db.execute(
                 "INSERT INTO recs (rec_id, kind, status, proposal, specs, budget, adjustments, failure_reason,"
                 " failure_class, created_at, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (rec_id, kind, str(status), json.dumps(proposal, default=str), json.dumps(specs, default=str), budget,
-                 json.dumps(adjustments or []), failure_reason, failure_class, now, now if status.final else None))
+                (
+                    rec_id,
+                    kind,
+                    str(status),
+                    json.dumps(proposal, default=str),
+                    json.dumps(specs, default=str),
+                    budget,
+                    json.dumps(adjustments or []),
+                    failure_reason,
+                    failure_class,
+                    now,
+                    now if status.final else None,
+                ),
+            )
 
     def update_rec(self, rec_id: int, **fields: Any) -> None:
         """Update columns of a recommendation; a final status is never overwritten."""
@@ -153,13 +174,17 @@ class Store:
     def add_job_intent(self, name: str, rec_id: int, action: str, role: str) -> None:
         """Record a job *before* it is submitted, so a crash in between never submits it twice."""
         with self.tx() as db:
-            db.execute("INSERT INTO jobs (name, rec_id, action, role, state, created_at) VALUES (?,?,?,?,?,?)",
-                       (name, rec_id, action, role, "intent", time.time()))
+            db.execute(
+                "INSERT INTO jobs (name, rec_id, action, role, state, created_at) VALUES (?,?,?,?,?,?)",
+                (name, rec_id, action, role, "intent", time.time()),
+            )
 
     def set_job_submitted(self, name: str, job_id: str) -> None:
         with self.tx() as db:
-            db.execute("UPDATE jobs SET job_id = ?, state = 'submitted', submitted_at = ? WHERE name = ?",
-                       (job_id, time.time(), name))
+            db.execute(
+                "UPDATE jobs SET job_id = ?, state = 'submitted', submitted_at = ? WHERE name = ?",
+                (job_id, time.time(), name),
+            )
 
     def set_job_state(self, name: str, state: str) -> None:
         with self.tx() as db:
@@ -178,8 +203,9 @@ class Store:
     def add_metric(self, rec_id: int, step: int, name: str, value: float) -> bool:
         """Record an intermediate metric once; returns False if it was already known."""
         with self.tx() as db:
-            cur = db.execute("INSERT OR IGNORE INTO metrics VALUES (?,?,?,?,?)",
-                             (rec_id, step, name, value, time.time()))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO metrics VALUES (?,?,?,?,?)", (rec_id, step, name, value, time.time())
+            )
             return cur.rowcount > 0
 
     def metrics(self, rec_id: int, name: str | None = None) -> list[dict[str, Any]]:
@@ -191,8 +217,10 @@ class Store:
 
     def event(self, type_: str, rec_id: int | None = None, **payload: Any) -> None:
         with self.tx() as db:
-            db.execute("INSERT INTO events (ts, rec_id, type, payload) VALUES (?,?,?,?)",
-                       (time.time(), rec_id, type_, json.dumps(payload, default=str)))
+            db.execute(
+                "INSERT INTO events (ts, rec_id, type, payload) VALUES (?,?,?,?)",
+                (time.time(), rec_id, type_, json.dumps(payload, default=str)),
+            )
 
     def events(self, type_: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM events", ()

@@ -75,8 +75,11 @@ class Workspace:
             return cls(p)
         runs = sorted(d for d in p.glob("run_*") if (d / STATE_FILE).is_file()) if p.is_dir() else []
         if not runs:
-            raise ConfigurationError(f"no AutoML run found in {p}", field="workspace",
-                                     hint="pass a run_<timestamp> directory or the workspace that holds it")
+            raise ConfigurationError(
+                f"no AutoML run found in {p}",
+                field="workspace",
+                hint="pass a run_<timestamp> directory or the workspace that holds it",
+            )
         return cls(runs[-1])
 
     @property

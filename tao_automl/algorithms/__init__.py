@@ -16,8 +16,16 @@ from typing import Any
 from tao_automl.algorithms.base import Algorithm, Feedback, Proposal, RecStatus, fingerprint
 from tao_automl.errors import ConfigurationError
 
-__all__ = ["Algorithm", "Feedback", "Proposal", "RecStatus", "available_algorithms", "fingerprint",
-           "get_algorithm_class", "make_algorithm"]
+__all__ = [
+    "Algorithm",
+    "Feedback",
+    "Proposal",
+    "RecStatus",
+    "available_algorithms",
+    "fingerprint",
+    "get_algorithm_class",
+    "make_algorithm",
+]
 
 
 def _registry() -> dict[str, type[Algorithm]]:

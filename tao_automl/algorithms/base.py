@@ -55,13 +55,23 @@ class Proposal:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"params": self.params, "budget": self.budget, "resume_from": self.resume_from,
-                "note": self.note, "meta": self.meta}
+        return {
+            "params": self.params,
+            "budget": self.budget,
+            "resume_from": self.resume_from,
+            "note": self.note,
+            "meta": self.meta,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Proposal:
-        return cls(params=data.get("params", {}), budget=data.get("budget"), resume_from=data.get("resume_from"),
-                   note=data.get("note", ""), meta=data.get("meta") or {})
+        return cls(
+            params=data.get("params", {}),
+            budget=data.get("budget"),
+            resume_from=data.get("resume_from"),
+            note=data.get("note", ""),
+            meta=data.get("meta") or {},
+        )
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,10 @@ class Feedback:
 
 def fingerprint(params: dict[str, Any]) -> str:
     """Stable identity of a configuration (floats to 10 significant digits)."""
+
     def norm(v: Any) -> Any:
         return float(f"{v:.10g}") if isinstance(v, float) and math.isfinite(v) else v
+
     return json.dumps({k: norm(v) for k, v in sorted(params.items())}, sort_keys=True, default=str)
 
 
@@ -86,8 +98,14 @@ class Algorithm(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, space: SearchSpace, *, direction: Literal["maximize", "minimize"],
-                 settings: AutoMLSettings, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        direction: Literal["maximize", "minimize"],
+        settings: AutoMLSettings,
+        seed: int | None = None,
+    ) -> None:
         self.space = space
         self.direction = direction
         self.settings = settings

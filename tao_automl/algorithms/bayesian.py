@@ -50,11 +50,16 @@ class BayesianSearch(Algorithm):
     def _new_study(self) -> optuna.Study:
         if self.sampler_name == "gp":
             sampler: optuna.samplers.BaseSampler = optuna.samplers.GPSampler(
-                seed=self.seed, n_startup_trials=self.n_startup, warn_independent_sampling=False)
+                seed=self.seed, n_startup_trials=self.n_startup, warn_independent_sampling=False
+            )
         elif self.sampler_name == "tpe":
             sampler = optuna.samplers.TPESampler(
-                seed=self.seed, n_startup_trials=self.n_startup, constant_liar=True, multivariate=True,
-                warn_independent_sampling=False)
+                seed=self.seed,
+                n_startup_trials=self.n_startup,
+                constant_liar=True,
+                multivariate=True,
+                warn_independent_sampling=False,
+            )
         else:
             sampler = optuna.samplers.RandomSampler(seed=self.seed)
         return optuna.create_study(direction=self.direction, sampler=sampler)
@@ -96,8 +101,9 @@ class BayesianSearch(Algorithm):
         key = fingerprint(proposal.params)
         trial = self._unbound.pop(key, None)
         if trial is None:
-            self.study.enqueue_trial({p.name: p.encode(proposal.params[p.name]) for p in self.space},
-                                     skip_if_exists=False)
+            self.study.enqueue_trial(
+                {p.name: p.encode(proposal.params[p.name]) for p in self.space}, skip_if_exists=False
+            )
             trial = self.study.ask(self._distributions)
         self._seen.add(key)
         self._trials[rec_id] = trial
@@ -135,8 +141,14 @@ class BayesianSearch(Algorithm):
             if not p.contains(value):
                 return
             inside[p.name] = p.encode(value)
-        self.study.add_trial(create_trial(params=inside, distributions=self._distributions, value=metric,
-                                          system_attrs={f"constraints:{_CONSTRAINT}": -1.0}))
+        self.study.add_trial(
+            create_trial(
+                params=inside,
+                distributions=self._distributions,
+                value=metric,
+                system_attrs={f"constraints:{_CONSTRAINT}": -1.0},
+            )
+        )
         self._seen.add(fingerprint({p.name: p.decode(v) for p, v in zip(self.space, inside.values(), strict=True)}))
         if self._worst is None or self.better(self._worst, metric):
             self._worst = metric

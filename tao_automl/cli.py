@@ -1,0 +1,246 @@
+"""``tao-automl``: run, resume, status, report and the demo, for people and scripts.
+
+Errors print one line naming the field and the fix, and exit 2; nothing is written on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from tao_automl.errors import AutoMLError, ConfigurationError
+from tao_automl.progress import ProgressDisplay
+from tao_automl.report import load_result, print_summary, write_report
+from tao_automl.results import query_status
+from tao_automl.runner import AutoMLRunner
+from tao_automl.store import Store
+from tao_automl.workspace import STATE_FILE
+
+DEMO_SKILL = Path(__file__).resolve().parent.parent / "skills" / "models" / "digits-cnn"
+
+
+def _parse_value(text: str) -> Any:
+    """``--set key=value`` values are YAML scalars: numbers, booleans, lists."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _key_values(pairs: list[str], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigurationError(f"expected KEY=VALUE, got '{pair}'", field=flag)
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def _load_mapping(path: str | None, flag: str) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}", field=flag) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path} must hold a mapping", field=flag)
+    return data
+
+
+def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
+    if not demo:
+        p.add_argument("--skill", required=True, help="model skill directory (skills/models/<network>)")
+    p.add_argument("--platform", default="local", help="platform name (local, docker, slurm, ...)")
+    p.add_argument("--algorithm", default="bayesian")
+    p.add_argument("--max-recommendations", type=int, default=8 if demo else None)
+    p.add_argument("--max-concurrent", type=int, default=2 if demo else None)
+    p.add_argument("--max-epochs", type=int)
+    p.add_argument("--metric")
+    p.add_argument("--direction", choices=["maximize", "minimize"])
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="spec override (dotted key), repeatable",
+    )
+    p.add_argument(
+        "--setting",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="automl setting, repeatable",
+    )
+    p.add_argument("--settings-file", help="YAML/JSON mapping of automl settings")
+    p.add_argument("--overrides-file", help="YAML/JSON mapping of spec overrides")
+    p.add_argument("--ranges-file", help="YAML/JSON custom_param_ranges")
+    p.add_argument("--hyperparameters", help="comma-separated dotted parameter names to search")
+    p.add_argument("--workspace", default="demo_workspace" if demo else "automl_workspace")
+    p.add_argument("--poll-interval", type=float, default=1.0 if demo else None)
+    p.add_argument("--python", help="interpreter for python_script actions on the local platform")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tao-automl", description="AutoML / HPO for NVIDIA TAO networks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_args(sub.add_parser("run", help="run a fresh AutoML study"))
+    _add_run_args(sub.add_parser("demo", help="full AutoML pass on the CPU demo network"), demo=True)
+    res = sub.add_parser("resume", help="resume a run: re-attach running jobs, launch nothing twice")
+    res.add_argument("workspace")
+    res.add_argument("--platform", default="local")
+    res.add_argument("--skill", help="model skill directory (default: the one the run recorded)")
+    res.add_argument("--poll-interval", type=float)
+    res.add_argument("--json", action="store_true")
+    res.add_argument("--quiet", action="store_true")
+    st = sub.add_parser("status", help="live status of a run (works from any process)")
+    st.add_argument("workspace")
+    st.add_argument("--json", action="store_true")
+    rp = sub.add_parser("report", help="write report/summary.md and print the results table")
+    rp.add_argument("workspace")
+    rp.add_argument("--json", action="store_true")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    settings = _load_mapping(args.settings_file, "--settings-file")
+    settings.update(_key_values(args.settings, "--setting"))
+    for flag, key in (
+        ("max_recommendations", "automl_max_recommendations"),
+        ("max_concurrent", "automl_max_concurrent"),
+        ("max_epochs", "automl_max_epochs"),
+        ("metric", "metric"),
+        ("direction", "direction"),
+    ):
+        if getattr(args, flag) is not None:
+            settings[key] = getattr(args, flag)
+    return settings
+
+
+def _platform_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.platform == "local":
+        opts: dict[str, Any] = {"state_root": str(Path(args.workspace).resolve() / ".local-jobs")}
+        if getattr(args, "python", None):
+            opts["python"] = args.python
+        return opts
+    return {}
+
+
+def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
+    settings = _settings(args)
+    overrides = _load_mapping(args.overrides_file, "--overrides-file")
+    overrides.update(_key_values(args.overrides, "--set"))
+    ranges = _load_mapping(args.ranges_file, "--ranges-file") or None
+    hps = [h.strip() for h in args.hyperparameters.split(",") if h.strip()] if args.hyperparameters else None
+    runner = AutoMLRunner(
+        platform_sdk=args.platform,
+        skill_dir=skill,
+        workspace_dir=args.workspace,
+        poll_interval=args.poll_interval,
+        platform_options=_platform_options(args),
+    )
+    display = ProgressDisplay(live=False if args.quiet or args.json else None)
+    if not (args.quiet or args.json):
+        runner.listeners.append(display)
+    with display if not (args.quiet or args.json) else _Null():
+        return runner.run(
+            automl_algorithm=args.algorithm,
+            automl_settings=settings,
+            spec_overrides=overrides,
+            custom_param_ranges=ranges,
+            automl_hyperparameters=hps,
+        )
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def _resume(args: argparse.Namespace) -> dict[str, Any]:
+    ws_status = query_status(args.workspace)
+    run_dir = Path(ws_status["workspace"])
+    skill = args.skill or _meta(run_dir, "skill_dir")
+    opts = {"state_root": str(run_dir.parent / ".local-jobs")} if args.platform == "local" else {}
+    runner = AutoMLRunner(
+        platform_sdk=args.platform,
+        skill_dir=skill,
+        workspace_dir=run_dir,
+        poll_interval=args.poll_interval,
+        platform_options=opts,
+    )
+    if not (args.quiet or args.json):
+        runner.listeners.append(ProgressDisplay(live=False))
+    return runner.run(workspace_path=run_dir, resume=True)
+
+
+def _meta(run_dir: Path, key: str) -> Any:
+    store = Store(run_dir / STATE_FILE, readonly=True)
+    try:
+        return store.meta(key)
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
+    try:
+        if args.command in ("run", "demo"):
+            skill = DEMO_SKILL if args.command == "demo" else Path(args.skill)
+            result = _run(args, skill)
+        elif args.command == "resume":
+            result = _resume(args)
+        elif args.command == "status":
+            status = query_status(args.workspace)
+            if args.json:
+                print(json.dumps(status, indent=2, default=str))
+            else:
+                p, best, eta = status["progress"], status["best"], status["eta_s"]
+                console.print(
+                    f"{status['workspace']}: {status['state']}; {p['completed']}/{p['total']} done, "
+                    f"{len(status['running_jobs'])} running; best "
+                    f"{best['metric_value'] if best else '-'}; ETA {'-' if eta is None else f'{eta:.0f}s'}"
+                )
+            return 0
+        else:
+            out = write_report(args.workspace)
+            _, result = load_result(args.workspace)
+            if args.json:
+                print(json.dumps(result, indent=2, default=str))
+            else:
+                print_summary(result, console)
+                console.print(f"report written to {out}")
+            return 0
+    except AutoMLError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print_summary(result, console)
+        report_dir = write_report(result["workspace"])
+        console.print(f"workspace: {result['workspace']}\nreport: {report_dir / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
