@@ -411,6 +411,19 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
     return f"type '{kind or 'missing'}' is not searchable"
 
 
+def _same_option(a: Any, b: Any) -> bool:
+    """Equality that keeps booleans apart from 0/1 (``True in [1, 2]`` is true in Python)."""
+    return isinstance(a, bool) == isinstance(b, bool) and a == b
+
+
+def _check_weights(weights: Any, n: int, field_name: str) -> tuple[float, ...]:
+    if (not isinstance(weights, list | tuple) or len(weights) != n
+            or not all(_finite(w) and w >= 0 for w in weights) or sum(weights) <= 0):
+        raise ConfigurationError(f"option_weights must be a list of {n} non-negative numbers (one per option), "
+                                 f"not all zero; got {weights!r}", field=field_name)
+    return tuple(float(w) for w in weights)
+
+
 def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict[str, Any]) -> Param:
     """Narrow or replace a parameter with a user range, refusing anything outside the schema."""
     field_name = f"custom_param_ranges.{name}"
@@ -421,14 +434,12 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
         raise ConfigurationError(f"unknown key(s) {unknown}", field=field_name,
                                  hint=f"allowed keys: {', '.join(_CUSTOM_KEYS)}; {_closest(unknown[0], _CUSTOM_KEYS)}")
     kind = str(leaf.get("type", "")).lower()
-    s_min = leaf.get("minimum")
-    s_max = leaf.get("maximum")
-    s_min = float(s_min) if _finite(s_min) else -math.inf
-    s_max = float(s_max) if _finite(s_max) else math.inf
-    for op, arg in parse_math_cond(leaf.get("math_cond")):
-        if arg != "depends_on" and op in (">", ">="):
-            s_min = max(s_min, float(arg))
-    allowed = f"[{s_min:g}, {s_max:g}]"
+    s_min, s_max, excl_min, excl_max = _cond_bounds(leaf)
+    allowed = f"{'(' if excl_min else '['}{s_min:g}, {s_max:g}{')' if excl_max else ']'}"
+
+    def in_schema(v: float) -> bool:
+        return (s_min < v if excl_min else s_min <= v) and (v < s_max if excl_max else v <= s_max)
+
     options = custom.get("valid_options")
     weights = custom.get("option_weights")
     schema_enum = leaf.get("enum")
@@ -436,8 +447,10 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
     if options is not None:
         if not isinstance(options, list) or len(options) < 1:
             raise ConfigurationError("valid_options must be a non-empty list", field=field_name)
+        if any(_same_option(a, b) for i, a in enumerate(options) for b in options[i + 1:]):
+            raise ConfigurationError(f"valid_options {options} contains duplicates", field=field_name)
         if schema_enum:
-            bad = [o for o in options if o not in schema_enum]
+            bad = [o for o in options if not any(_same_option(o, e) for e in schema_enum)]
             if bad:
                 raise ConfigurationError(f"options {bad} are not allowed by the schema", field=field_name,
                                          hint=f"allowed options: {schema_enum}")
@@ -446,58 +459,84 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
             if bad:
                 raise ConfigurationError(f"options {bad} are not booleans", field=field_name)
         elif kind in _INT_TYPES or kind in _FLOAT_TYPES:
-            bad = [o for o in options if not _finite(o) or not (s_min <= o <= s_max)]
+            bad = [o for o in options if not _finite(o) or not in_schema(o) or (kind in _INT_TYPES and o != int(o))]
             if bad:
+                integers = ", integers" if kind in _INT_TYPES else ""
                 raise ConfigurationError(f"options {bad} are outside the schema range", field=field_name,
-                                         hint=f"allowed range: {allowed}")
-        if weights is not None and (len(weights) != len(options) or any(w < 0 for w in weights) or sum(weights) <= 0):
-            raise ConfigurationError("option_weights must be one non-negative weight per option", field=field_name)
+                                         hint=f"allowed range: {allowed}{integers}")
+        w = _check_weights(weights, len(options), field_name) if weights is not None else None
         is_num = kind in _INT_TYPES | _FLOAT_TYPES or kind == "ordered_int"
-        ptype = ParamType.ORDERED if is_num and all(isinstance(o, int) for o in options) else ParamType.CATEGORICAL
+        integral = all(isinstance(o, int) and not isinstance(o, bool) for o in options)
+        ptype = ParamType.ORDERED if is_num and integral else ParamType.CATEGORICAL
         if kind in _BOOL_TYPES:
             ptype = ParamType.BOOL
-        choices = tuple(sorted(options)) if ptype is ParamType.ORDERED else tuple(options)
-        w = tuple(float(x) for x in weights) if weights else None
-        if w and ptype is ParamType.ORDERED:
-            w = tuple(x for _, x in sorted(zip(options, w, strict=True)))
+        if ptype is ParamType.ORDERED:
+            order = sorted(range(len(options)), key=lambda i: options[i])
+            choices: tuple[Any, ...] = tuple(options[i] for i in order)
+            w = tuple(w[i] for i in order) if w else None
+        else:
+            choices = tuple(options)
         base = p or Param(name, ptype, leaf.get("default"))
         return replace(base, type=ptype, choices=choices, weights=w, low=None, high=None, log=False, step=None,
                        source="custom")
     if weights is not None:
-        if p is None or not p.choices or len(weights) != len(p.choices):
+        if p is None or not p.choices:
             raise ConfigurationError("option_weights needs valid_options (or schema options) of the same length",
                                      field=field_name)
-        return replace(p, weights=tuple(float(x) for x in weights), source="custom")
+        w = _check_weights(weights, len(p.choices), field_name)
+        if p.type is ParamType.ORDERED and schema_enum and len(schema_enum) == len(w):
+            # weights follow the schema's enum order; the parameter's choices are sorted
+            by_value = {int(e): x for e, x in zip(schema_enum, w, strict=True)}
+            w = tuple(by_value[c] for c in p.choices)
+        return replace(p, weights=w, source="custom")
 
     vmin, vmax = custom.get("valid_min"), custom.get("valid_max")
-    if kind not in _INT_TYPES | _FLOAT_TYPES:
+    if kind not in _INT_TYPES | _FLOAT_TYPES and kind != "ordered_int":
         raise ConfigurationError(f"valid_min/valid_max need a numeric parameter, this one is '{kind}'",
                                  field=field_name, hint="use valid_options")
     for key, v in (("valid_min", vmin), ("valid_max", vmax)):
         if v is not None and not _finite(v):
             raise ConfigurationError(f"{key} must be a finite number, got {v!r}", field=field_name)
-        if v is not None and not (s_min <= v <= s_max):
+        if v is not None and not in_schema(v):
             raise ConfigurationError(f"{key}={v:g} is outside the schema range", field=field_name,
                                      hint=f"allowed range: {allowed}")
+    if vmin is not None and vmax is not None and vmin >= vmax:
+        raise ConfigurationError(f"valid_min ({vmin:g}) must be below valid_max ({vmax:g})", field=field_name)
     if p is None:
         built = param_from_leaf(name, {**leaf, "minimum": vmin if vmin is not None else leaf.get("minimum"),
                                        "maximum": vmax if vmax is not None else leaf.get("maximum")})
         if isinstance(built, str):
             raise ConfigurationError(built, field=field_name)
         p = built
-    low = float(vmin) if vmin is not None else p.low
-    high = float(vmax) if vmax is not None else p.high
-    if low >= high:
-        raise ConfigurationError(f"valid_min ({low:g}) must be below valid_max ({high:g})", field=field_name)
     if p.choices:
-        choices = tuple(c for c in p.choices if low <= c <= high)
-        if not choices:
-            raise ConfigurationError(f"no allowed value of the schema lies in [{low:g}, {high:g}]", field=field_name)
-        return replace(p, choices=choices, low=min(choices), high=max(choices), weights=None, source="custom")
+        low = vmin if vmin is not None else -math.inf
+        high = vmax if vmax is not None else math.inf
+        keep = [i for i, c in enumerate(p.choices) if low <= c <= high]
+        if not keep:
+            raise ConfigurationError(f"no allowed value of the schema lies in [{low:g}, {high:g}]", field=field_name,
+                                     hint=f"allowed values: {list(p.choices)}")
+        choices = tuple(p.choices[i] for i in keep)
+        w = tuple(p.weights[i] for i in keep) if p.weights else None
+        return replace(p, choices=choices, low=min(choices), high=max(choices), weights=w, source="custom")
+    low = float(vmin) if vmin is not None else float(p.low)
+    high = float(vmax) if vmax is not None else float(p.high)
+    if low >= high and vmax is None:
+        # the user's minimum lies above the derived (not schema) maximum: search up from it instead
+        high = min(s_max, low * 10 if low > 0 else low + (p.high - p.low))
+        if excl_max and high >= s_max:
+            high = s_max - (high - low) * 1e-3
+    elif low >= high and vmin is None:
+        low = max(s_min, high / 10 if high > 0 else high - (p.high - p.low))
+        if excl_min and low <= s_min:
+            low = s_min + (high - s_min) * 1e-3
     if p.type is ParamType.INT:
         low, high = math.ceil(low), math.floor(high)
         if p.step:
-            low = math.ceil(low / p.step) * p.step
+            low, high = math.ceil(low / p.step) * p.step, math.floor(high / p.step) * p.step
+    if low >= high:
+        given = {k: v for k, v in (("valid_min", vmin), ("valid_max", vmax)) if v is not None}
+        raise ConfigurationError(f"{given} leaves an empty range [{low:g}, {high:g}]", field=field_name,
+                                 hint=f"allowed range: {allowed}" + (f", multiples of {p.step}" if p.step else ""))
     log = p.log and low > 0
     return replace(p, low=low, high=high, log=log, source="custom")
 
