@@ -467,7 +467,7 @@ class AutoMLRunner:
         self.store.add_job_intent(name, rec_id, action, role)
         try:
             job_id = self.platform.submit(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
             self.store.set_job_state(name, "submit_failed")
             logger.warning("submit of %s failed: %s", name, exc)
             self._record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
@@ -566,7 +566,7 @@ class AutoMLRunner:
         if eval_fn is not None:
             try:
                 value, meta = _metric_from_hook(_call_hook(eval_fn, self._public_rec(rec), run.job_id))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 self._record_failure(rec_id, "train", f"eval_fn raised {type(exc).__name__}: {exc}", "eval_fn_error")
                 return
             source = "eval_fn"
@@ -672,7 +672,7 @@ class AutoMLRunner:
         if hook is not None:
             try:
                 value, meta = _metric_from_hook(_call_hook(hook, self.plan.base_spec))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 self._set_baseline(enabled=True, status="failure", reason=f"baseline_fn raised: {exc}")
                 return
             status = "provided" if value is not None else "metric_missing"
@@ -830,7 +830,7 @@ class AutoMLRunner:
         if hook is not None:
             try:
                 value, meta = _metric_from_hook(_call_hook(hook, self._public_rec(best), best["extra"].get("job_id")))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
             if value is None:
                 return {"status": "metric_missing", "reason": "final_eval_fn returned no metric_value", **meta}

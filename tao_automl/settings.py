@@ -33,11 +33,16 @@ ALIASES: dict[str, str] = {
     "api_key": "llm_api_key",
 }
 
+# Long words match anywhere in the name; abbreviations only as whole tokens (letters may not touch
+# them), so "val_answer_accuracy" is not a word-error rate and "mean_confidence" is not an FID.
+# ``\b`` is no use here: "_" is a word character, so "val_ap" or "top1_err_rate" have no boundary.
 _MINIMIZE_WORDS = re.compile(
-    r"loss|error|err\b|latency|time|cost|mse|mae|rmse|wer|cer|perplexity|ppl|fid|regret|nll|distance"
+    r"loss|error|latency|time|cost|perplexity|regret|distance"
+    r"|(?<![a-z])(?:err|mse|mae|rmse|wer|cer|ppl|fid|nll)(?![a-z])"
 )
 _MAXIMIZE_WORDS = re.compile(
-    r"acc|map|\bap\b|ap50|iou|f1|precision|recall|auc|score|bleu|psnr|ssim|dice|top1|top5|reward|r2|kappa"
+    r"acc|map|iou|precision|recall|auc|score|bleu|psnr|ssim|dice|reward|kappa"
+    r"|(?<![a-z])(?:ap|ap50|ap75|f1|r2|top1|top5)(?![a-z])"
 )
 
 

@@ -80,9 +80,12 @@ def _reject_nan(token: str) -> float:
 def load_tao_schema(path: Path) -> dict[str, Any]:
     """Parse a TAO-dialect schema: JSON plus bare ``Infinity``/``-Infinity`` tokens."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_nan)
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_nan)
     except (OSError, ValueError) as exc:
         raise SkillError(f"cannot parse: {exc}", field=str(path)) from None
+    if not isinstance(data, dict):
+        raise SkillError(f"schema must be a JSON object, got {type(data).__name__}", field=str(path))
+    return data
 
 
 class ModelSkill:

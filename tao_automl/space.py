@@ -194,10 +194,18 @@ class SearchSpace:
             if p.depends_on is None or p.depends_on not in out or p.name not in out:
                 continue
             parent, value = out[p.depends_on], out[p.name]
-            if p.relation in ("le", "lt") and not _satisfies(value, p.relation, parent):
-                out[p.name] = _largest_allowed(p, parent, strict=p.relation == "lt")
-            elif p.relation in ("gt", "ge") and not _satisfies(value, p.relation, parent):
-                out[p.name] = _smallest_above(p, parent, strict=p.relation == "gt")
+            if p.relation is None or _satisfies(value, p.relation, parent):
+                continue
+            below = p.relation in ("le", "lt")
+            strict = p.relation in ("lt", "gt")
+            value = _largest_allowed(p, parent, strict=strict) if below else _smallest_above(p, parent, strict=strict)
+            out[p.name] = value
+            if not _satisfies(value, p.relation, parent):
+                # the child's own range cannot meet this parent value (e.g. child < parent with both
+                # at their minimum): move the parent instead, to the nearest value that admits the child
+                parent_p = self[p.depends_on]
+                out[p.depends_on] = (_smallest_above(parent_p, value, strict=strict) if below
+                                     else _largest_allowed(parent_p, value, strict=strict))
         return out
 
     def describe(self) -> list[dict[str, Any]]:

@@ -69,7 +69,8 @@ def expand_dotted(data: dict[str, Any]) -> dict[str, Any]:
     """Turn any dotted keys (at any depth) into nested dicts; nested input passes through."""
     out: dict[str, Any] = {}
     for key, value in data.items():
-        value = expand_dotted(value) if isinstance(value, dict) else value
+        # copies: a later ``a[0].b`` key must not write into a list the caller still holds
+        value = expand_dotted(value) if isinstance(value, dict) else copy.deepcopy(value)
         if "." in key or "[" in key:
             existing = get_dotted(out, key)
             if isinstance(existing, dict) and isinstance(value, dict):
@@ -139,11 +140,22 @@ def _path_allowed(dotted: str, schema: dict[str, Any], template: dict[str, Any])
             continue
         props = node.get("properties") if isinstance(node, dict) else None
         if not isinstance(props, dict) or not props:
-            return isinstance(node, dict)
+            # only containers are free-form; nothing lives below a scalar leaf such as train.optim.lr
+            if isinstance(node, dict) and _is_container(node):
+                return True
+            return get_dotted(template, dotted, _MISSING) is not _MISSING
         if part not in props:
-            return get_dotted(template, re.sub(r"\[\d+\]", "", dotted), _MISSING) is not _MISSING
+            return get_dotted(template, dotted, _MISSING) is not _MISSING
         node = props[part]
     return True
+
+
+def _is_container(node: dict[str, Any]) -> bool:
+    """A schema node without declared properties that still holds keys (collection, dict, list)."""
+    kind = str(node.get("type", "")).lower()
+    if kind in ("collection", "object", "dict", "list", "array"):
+        return True
+    return not kind and isinstance(node.get("default"), dict | list)
 
 
 _MISSING = object()

@@ -63,7 +63,7 @@ def _registry() -> dict[str, type[Platform]]:
             continue
         try:
             importlib.import_module(f"{__name__}.{info.name}")
-        except Exception as exc:  # one broken or optional platform must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken or optional platform must not hide the others
             logger.warning("platform module %s.%s not loaded: %s", __name__, info.name, exc)
     registry: dict[str, type[Platform]] = {}
     for cls in _subclasses(Platform):
@@ -73,7 +73,7 @@ def _registry() -> dict[str, type[Platform]]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = ep.load()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is logged and skipped, never fatal
             logger.warning("platform entry point %r not loaded: %s", ep.name, exc)
             continue
         if isinstance(cls, type) and issubclass(cls, Platform) and not inspect.isabstract(cls):

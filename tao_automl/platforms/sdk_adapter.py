@@ -196,7 +196,7 @@ class SdkPlatform(Platform):
     def _status(self, job_id: str) -> JobStatus:
         try:
             raw = self.sdk.get_job_status(job_id)  # type: ignore[attr-defined]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a foreign SDK may raise anything; reported as UNKNOWN/PlatformError
             # A transient API error or an id the SDK does not know: never guess a terminal state.
             return JobStatus(state=JobState.UNKNOWN, message=redact(f"get_job_status failed: {exc}"))
         return parse_status(raw)
@@ -204,7 +204,7 @@ class SdkPlatform(Platform):
     def _read_logs(self, job_id: str) -> str:
         try:
             text = _text(self.sdk.get_job_logs(job_id))  # type: ignore[attr-defined]
-        except Exception:
+        except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; reported as UNKNOWN/PlatformError
             return self._last_logs.get(job_id, "")
         if text != self._last_logs.get(job_id) and job_id in self._log_paths:
             # Mirror into the workspace so the job's log outlives the remote service.
@@ -226,7 +226,7 @@ class SdkPlatform(Platform):
             return None
         try:
             found = finder(name)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; reported as UNKNOWN/PlatformError
             return None
         return None if found is None else _job_id(found)
 
@@ -237,7 +237,7 @@ class SdkPlatform(Platform):
         if callable(getter) and status.state in (JobState.ERROR, JobState.CANCELED):
             try:
                 analysis = _to_analysis(getter(job_id), status)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; reported as UNKNOWN/PlatformError
                 analysis = None
             if analysis is not None and analysis.category is not FailureCategory.UNKNOWN:
                 return analysis
