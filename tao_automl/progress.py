@@ -11,6 +11,16 @@ from rich.live import Live
 from rich.table import Table
 
 
+def _describe_range(param: dict[str, Any]) -> str:
+    if "choices" in param:
+        return f"{param['type']} {list(param['choices'])}"
+    scale = " log" if param.get("log") else ""
+    step = f" step {param['step']}" if param.get("step") else ""
+    return (
+        f"{param['type']} [{param.get('low', 0):g}, {param.get('high', 0):g}]{scale}{step} (default {param['default']})"
+    )
+
+
 class ProgressDisplay:
     """A runner listener showing recommendations done/total, running jobs, best so far and ETA."""
 
@@ -82,6 +92,8 @@ class ProgressDisplay:
                 f"{data['max_concurrent']} at a time, {self.metric} ({self.direction}); "
                 f"workspace {data['workspace']}"
             )
+            for param in data.get("parameters", []):
+                self._line(f"  search {param['name']}: {_describe_range(param)}")
         elif event == "submitted" and data.get("role") == "train":
             self.running.add(data["rec_id"])
             self._line(f"[{self.done}/{self.total}] started rec {data['rec_id']} (job {data['job_id']})")

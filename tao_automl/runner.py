@@ -217,6 +217,7 @@ class AutoMLRunner:
             direction=plan.direction,
             workspace=str(self.workspace.run_dir),
             completed=sum(1 for r in self.store.recs("rec") if r["status"].final),
+            parameters=plan.space.describe(),
         )
         try:
             if resume:
@@ -335,6 +336,32 @@ class AutoMLRunner:
             started_at=time.time(),
             platform=getattr(self.platform, "name", "unknown"),
         )
+        atomic_write_json(self.workspace.run_dir / "launch_review.json", self._review(plan))
+
+    def _review(self, plan: _Plan) -> dict[str, Any]:
+        """What is about to run, recorded before the first job (the MCP server adds estimates and gates)."""
+        return {
+            "model": plan.skill.name,
+            "skill_dir": str(plan.skill.root),
+            "platform": getattr(self.platform, "name", "unknown"),
+            "image": plan.skill.image(plan.action),
+            "algorithm": plan.algorithm,
+            "budget": {
+                "max_recommendations": plan.settings.automl_max_recommendations,
+                "max_concurrent": plan.settings.automl_max_concurrent,
+                "epochs": get_dotted(plan.base_spec, plan.skill.epochs_key),
+            },
+            "metric": plan.metric,
+            "direction": plan.direction,
+            "parameters": plan.space.describe(),
+            "excluded_parameters": plan.space.excluded,
+            "baseline_plan": "disabled"
+            if not plan.settings.automl_baseline
+            else ("evaluate base checkpoint" if plan.inputs.get("base_checkpoint") else "train schema defaults"),
+            "final_eval_plan": "evaluate action on the best checkpoint"
+            if plan.skill.has_action("evaluate")
+            else "reuse the best training metric",
+        }
 
     def _plan_from_store(self) -> _Plan:
         assert self.store is not None

@@ -325,6 +325,8 @@ def test_math_cond_less_than_parent_is_not_read_as_greater() -> None:
     space = build_search_space(schema)
     assert space["model.child"].relation == "lt"
     assert space.repair({"model.parent": 7, "model.child": 15})["model.child"] == 6
+    # both at their minimum: the child cannot go lower, so the parent moves up
+    assert space.repair({"model.parent": 1, "model.child": 5}) == {"model.parent": 2, "model.child": 1}
     rng = random.Random(2)
     assert all(c["model.child"] < c["model.parent"] for c in (space.sample(rng) for _ in range(200)))
 
