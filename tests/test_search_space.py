@@ -428,6 +428,10 @@ def test_custom_min_above_derived_range_searches_up_from_it(digits_schema: dict[
     assert lr.low == 0.05
     assert lr.high > lr.low
     assert lr.log is True
+    lr = build_search_space(digits_schema, custom_ranges={"train.optim.lr": {"valid_max": 5e-5}})["train.optim.lr"]
+    assert lr.high == 5e-5
+    assert 0 < lr.low < lr.high
+    assert lr.log is True
 
 
 def test_custom_ordered_narrowing(digits_schema: dict[str, Any]) -> None:
@@ -503,6 +507,7 @@ def test_custom_unknown_param_suggests_the_right_one(upstream_schemas: dict[str,
         {"option_weights": "0.5,0.5,0"},
         {"valid_options": ["adam", "sgd"], "option_weights": [0, 0]},
         {"valid_options": ["adam", "sgd"], "option_weights": [-1, 2]},
+        {"valid_options": ["adam", "sgd"], "option_weights": "ab"},
     ],
 )
 def test_custom_option_weights_must_match_options(digits_schema: dict[str, Any], custom: dict[str, Any]) -> None:

@@ -58,7 +58,6 @@ class BayesianSearch(Algorithm):
                 n_startup_trials=self.n_startup,
                 constant_liar=True,
                 multivariate=True,
-                warn_independent_sampling=False,
             )
         else:
             sampler = optuna.samplers.RandomSampler(seed=self.seed)
