@@ -626,8 +626,30 @@ def _order_by_dependency(params: dict[str, Param]) -> list[Param]:
         if p.depends_on in params:
             visit(params[p.depends_on], (*stack, p.name))
         seen.add(p.name)
-        ordered.append(p if p.depends_on in params else replace(p, depends_on=None, relation=None))
+        if p.depends_on not in params:
+            p = replace(p, depends_on=None, relation=None)
+        else:
+            p = _clip_to_parent(p, params[p.depends_on])
+        params[p.name] = p
+        ordered.append(p)
 
     for p in params.values():
         visit(p, ())
     return ordered
+
+
+def _clip_to_parent(p: Param, parent: Param) -> Param:
+    """A child bounded above by its parent cannot usefully exceed the parent's own maximum.
+
+    Without this, RT-DETR's ``num_select`` (up to 1000) under ``num_queries`` (up to 600) is clamped
+    to its parent in most samples, which wastes the search on one edge of the space.
+    """
+    if p.relation not in ("le", "lt") or p.choices or parent.high is None or p.high is None:
+        return p
+    high = parent.high if p.relation == "le" else parent.high - (1 if p.type is ParamType.INT else 0)
+    if p.type is ParamType.INT:
+        step = p.step or 1
+        high = int(p.low) + ((int(high) - int(p.low)) // step) * step
+    if high <= p.low or high >= p.high:
+        return p
+    return replace(p, high=high, source=f"{p.source}; max clipped to the parent's maximum {parent.high:g}")
