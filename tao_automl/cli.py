@@ -6,9 +6,11 @@ Errors print one line naming the field and the fix, and exit 2; nothing is writt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,12 +132,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _platform_options(args: argparse.Namespace) -> dict[str, Any]:
-    if args.platform == "local":
-        opts: dict[str, Any] = {"state_root": str(Path(args.workspace).resolve() / ".local-jobs")}
-        if getattr(args, "python", None):
-            opts["python"] = args.python
-        return opts
-    return {}
+    return {"python": args.python} if args.platform == "local" and getattr(args, "python", None) else {}
 
 
 def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
@@ -154,7 +151,7 @@ def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
     display = ProgressDisplay(live=False if args.quiet or args.json else None)
     if not (args.quiet or args.json):
         runner.listeners.append(display)
-    with display if not (args.quiet or args.json) else _Null():
+    with display if not (args.quiet or args.json) else contextlib.nullcontext():
         return runner.run(
             automl_algorithm=args.algorithm,
             automl_settings=settings,
@@ -164,25 +161,12 @@ def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
         )
 
 
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-
 def _resume(args: argparse.Namespace) -> dict[str, Any]:
     ws_status = query_status(args.workspace)
     run_dir = Path(ws_status["workspace"])
     skill = args.skill or _meta(run_dir, "skill_dir")
-    opts = {"state_root": str(run_dir.parent / ".local-jobs")} if args.platform == "local" else {}
     runner = AutoMLRunner(
-        platform_sdk=args.platform,
-        skill_dir=skill,
-        workspace_dir=run_dir,
-        poll_interval=args.poll_interval,
-        platform_options=opts,
+        platform_sdk=args.platform, skill_dir=skill, workspace_dir=run_dir, poll_interval=args.poll_interval
     )
     if not (args.quiet or args.json):
         runner.listeners.append(ProgressDisplay(live=False))
@@ -200,6 +184,7 @@ def _meta(run_dir: Path, key: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    started = time.perf_counter()
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)
@@ -238,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print_summary(result, console)
         report_dir = write_report(result["workspace"])
+        console.print(f"AutoML pass wall time: {time.perf_counter() - started:.1f}s")
         console.print(f"workspace: {result['workspace']}\nreport: {report_dir / 'summary.md'}")
     return 0
 

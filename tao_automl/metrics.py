@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RESULT_FILES = ("metrics.json", "best_score.json")
+_EPOCH_RE = re.compile(r"\bepoch\s*[:=]?\s*(\d+)", re.IGNORECASE)
 
 
 def as_metric(value: Any) -> float | None:
@@ -110,6 +111,16 @@ class MetricResolver:
             if value is not None:
                 return MetricReading(value, "log")
         return None
+
+    def epochs_from_logs(self, logs: str) -> list[tuple[int | None, float]]:
+        """``(epoch, value)`` from log lines that name an epoch and the metric (``epoch 3/10 ... acc=0.9``)."""
+        out: list[tuple[int | None, float]] = []
+        for line in logs.splitlines():
+            epoch = _EPOCH_RE.search(line)
+            match = self._log_re.search(line)
+            if epoch and match and (value := as_metric(match.group(1))) is not None:
+                out.append((int(epoch.group(1)), value))
+        return out
 
     def resolve(self, results_dir: Path | None, logs: str) -> MetricReading | None:
         """Extractor > result files > log lines; None when no usable value exists."""

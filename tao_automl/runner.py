@@ -181,7 +181,7 @@ class AutoMLRunner:
             self.workspace = Workspace.open_existing(root)
             self.store = Store(self.workspace.state_path)
             plan = self._plan_from_store()
-            self.platform = as_platform(self.platform_sdk, **self.platform_options)
+            self.platform = as_platform(self.platform_sdk, **self._platform_options(self.workspace.run_dir.parent))
         else:
             plan = self._plan(
                 automl_algorithm,
@@ -194,7 +194,7 @@ class AutoMLRunner:
                 base_checkpoint,
                 eval_spec_overrides,
             )
-            self.platform = as_platform(self.platform_sdk, **self.platform_options)
+            self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
             self.workspace = Workspace.create(root)
             self.store = Store(self.workspace.state_path)
             self._persist_plan(plan)
@@ -246,6 +246,13 @@ class AutoMLRunner:
                 hint=f"see {self.workspace.run_dir}/recs/<id>/ for specs and logs",
             )
         return result
+
+    def _platform_options(self, workspace_root: Path) -> dict[str, Any]:
+        """Options for a platform given by name; local job state lives beside the runs it belongs to."""
+        options = dict(self.platform_options)
+        if self.platform_sdk == "local" and "state_root" not in options:
+            options["state_root"] = Path(workspace_root).expanduser().resolve() / ".local-jobs"
+        return options
 
     # ================================================================== planning and persistence
     def _plan(
@@ -533,17 +540,26 @@ class AutoMLRunner:
             self._job_done(run, status.state, status.message)
 
     def _intermediate(self, run: _Running) -> None:
-        """Record per-epoch metrics once each and let the algorithm stop the job early."""
+        """Record per-epoch metrics once each and let the algorithm stop the job early.
+
+        TAO's ``status.json`` is the primary source; models without one are read from the new log
+        lines that carry both an epoch and the metric.
+        """
         assert self.store is not None and self.platform is not None
-        for path in (run.job_dir / "results").rglob("status.json") if (run.job_dir / "results").is_dir() else []:
-            readings = self.resolver.from_status_json(path.read_text(encoding="utf-8", errors="replace"))
-            for epoch, value in readings:
-                if epoch is None or not self.store.add_metric(run.rec_id, epoch, self.plan.metric, value):
-                    continue
-                self._notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
-                if run.stop_requested is None and self.algorithm.should_stop(run.rec_id, epoch, value):
-                    run.stop_requested = "early_stop"
-                    self.platform.cancel(run.job_id)
+        results = run.job_dir / "results"
+        readings: list[tuple[int | None, float]] = []
+        for path in results.rglob("status.json") if results.is_dir() else []:
+            readings += self.resolver.from_status_json(path.read_text(encoding="utf-8", errors="replace"))
+        new_text = self.platform.new_logs(run.job_id)
+        if not readings:
+            readings = self.resolver.epochs_from_logs(new_text)
+        for epoch, value in readings:
+            if epoch is None or not self.store.add_metric(run.rec_id, epoch, self.plan.metric, value):
+                continue
+            self._notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
+            if run.stop_requested is None and self.algorithm.should_stop(run.rec_id, epoch, value):
+                run.stop_requested = "early_stop"
+                self.platform.cancel(run.job_id)
 
     def _job_done(self, run: _Running, state: JobState, message: str) -> None:
         if run.role == "baseline_eval":
