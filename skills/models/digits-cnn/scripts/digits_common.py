@@ -6,11 +6,15 @@ Only torch, numpy, scikit-learn and pyyaml are used.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import importlib.util
 import json
 import math
 import os
+import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +299,29 @@ def results_dir_from(spec: dict[str, Any]) -> Path:
     path = Path(value)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_action(
+    action: str, body: Callable[[dict[str, Any], Path, StatusLogger], None], argv: list[str] | None = None
+) -> int:
+    """Shared ``-e spec.yaml`` entry point: STARTED/FAILURE status lines and exit codes like TAO's."""
+    parser = argparse.ArgumentParser(description=f"{NETWORK_ARCH} {action}")
+    parser.add_argument("-e", "--experiment_spec", required=True, help=f"path to the {action} spec YAML")
+    args = parser.parse_args(argv)
+    status: StatusLogger | None = None
+    try:
+        spec = load_spec(args.experiment_spec)
+        results_dir = results_dir_from(spec)
+        status = StatusLogger(results_dir)
+        status.write("STARTED", f"Starting {NETWORK_ARCH} {action}")
+        body(spec, results_dir, status)
+        return 0
+    except SpecError as exc:
+        message = str(exc)
+    except Exception as exc:  # noqa: BLE001 - any crash becomes a FAILURE status line and exit code 1
+        traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}"
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    if status is not None:
+        status.write("FAILURE", message, verbosity="ERROR")
+    return 1

@@ -7,9 +7,7 @@ for every split, so the AutoML runner reads baseline, trial and final evaluation
 
 from __future__ import annotations
 
-import argparse
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 from digits_common import (
-    NETWORK_ARCH,
     DigitsCNN,
     SpecError,
     StatusLogger,
@@ -26,10 +23,9 @@ from digits_common import (
     get,
     get_int,
     load_checkpoint,
-    load_spec,
     load_split,
     model_params,
-    results_dir_from,
+    run_action,
     split_params,
 )
 
@@ -73,26 +69,7 @@ def evaluate(spec: dict[str, Any], results_dir: Path, status: StatusLogger) -> N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-e", "--experiment_spec", required=True, help="path to the evaluate spec YAML")
-    args = parser.parse_args(argv)
-    status: StatusLogger | None = None
-    try:
-        spec = load_spec(args.experiment_spec)
-        results_dir = results_dir_from(spec)
-        status = StatusLogger(results_dir)
-        status.write("STARTED", f"Starting {NETWORK_ARCH} evaluation")
-        evaluate(spec, results_dir, status)
-        return 0
-    except SpecError as exc:
-        message = str(exc)
-    except Exception as exc:
-        traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}"
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    if status is not None:
-        status.write("FAILURE", message, verbosity="ERROR")
-    return 1
+    return run_action("evaluation", evaluate, argv)
 
 
 if __name__ == "__main__":

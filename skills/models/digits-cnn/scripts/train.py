@@ -8,10 +8,8 @@ exploit steps real on this network.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,10 +30,9 @@ from digits_common import (
     get_float,
     get_int,
     load_checkpoint,
-    load_spec,
     load_split,
     model_params,
-    results_dir_from,
+    run_action,
     split_params,
 )
 
@@ -305,26 +302,7 @@ def restore(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-e", "--experiment_spec", required=True, help="path to the train spec YAML")
-    args = parser.parse_args(argv)
-    status: StatusLogger | None = None
-    try:
-        spec = load_spec(args.experiment_spec)
-        results_dir = results_dir_from(spec)
-        status = StatusLogger(results_dir)
-        status.write("STARTED", f"Starting {NETWORK_ARCH} training")
-        train(spec, results_dir, status)
-        return 0
-    except SpecError as exc:
-        message = str(exc)
-    except Exception as exc:
-        traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}"
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    if status is not None:
-        status.write("FAILURE", message, verbosity="ERROR")
-    return 1
+    return run_action("training", train, argv)
 
 
 if __name__ == "__main__":
