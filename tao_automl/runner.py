@@ -235,6 +235,9 @@ class AutoMLRunner:
         except AutoMLError as exc:
             self.store.set_meta(run_state="failed", stop_reason=str(exc))
             raise
+        except Exception as exc:  # a user hook or a bug: never leave the workspace saying "running"
+            self.store.set_meta(run_state="failed", stop_reason=f"{type(exc).__name__}: {exc}")
+            raise
         result = build_result(self.store)
         atomic_write_json(self.workspace.result_path, result)
         self._notify("finished", result=result)
@@ -437,6 +440,8 @@ class AutoMLRunner:
             if not proposals:
                 return
             for proposal in proposals:
+                if not self._can_launch():  # an invalid rec of this batch hit the failure limit
+                    return
                 self._launch_recommendation(proposal)
 
     def _launch_recommendation(self, proposal: Proposal) -> None:
@@ -719,7 +724,9 @@ class AutoMLRunner:
                 self._set_baseline(enabled=True, status="failure", reason=f"baseline_fn raised: {exc}")
                 return
             status = "provided" if value is not None else "metric_missing"
-            self._set_baseline(enabled=True, status=status, metric_value=value, source="baseline_fn", **meta)
+            # metadata may reuse our key names ("status", "source"): ours win instead of a TypeError
+            ours = {"enabled": True, "status": status, "metric_value": value, "source": "baseline_fn"}
+            self._set_baseline(**{**meta, **ours})
             return
         base_checkpoint = self.plan.inputs.get("base_checkpoint")
         if base_checkpoint:
@@ -740,14 +747,21 @@ class AutoMLRunner:
             return
         self._set_baseline(enabled=True, status="not_run", source="default_config")
         spec = deep_merge(self.plan.base_spec, {})
-        self._cap_batches(spec)
+        adjustments, invalid = self._cap_batches(spec)
         self.store.add_rec(
             BASELINE_REC_ID,
             {"params": {}, "note": "schema defaults"},
             kind="baseline",
             specs=flatten(spec),
             budget=get_dotted(spec, skill.epochs_key),
+            status=RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING,
+            adjustments=adjustments,
+            failure_reason=invalid,
+            failure_class="invalid_configuration" if invalid else None,
         )
+        if invalid:  # same rule as recommendations: a batch cap below 1 launches nothing
+            self._set_baseline(status="failure", reason=invalid, failure_class="invalid_configuration")
+            return
         self._submit(BASELINE_REC_ID, "baseline_train", self.action, spec, "baseline")
 
     def _baseline_train_done(self, run: _Running, state: JobState) -> None:
@@ -876,13 +890,13 @@ class AutoMLRunner:
             except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
             if value is None:
-                return {"status": "metric_missing", "reason": "final_eval_fn returned no metric_value", **meta}
-            return {
+                return {"reason": "final_eval_fn returned no metric_value", **meta, "status": "metric_missing"}
+            return {  # metadata may carry its own "reason", never our status/source
+                "reason": "final_eval_fn measured the best checkpoint",
+                **meta,
                 "status": "measured",
                 "metric_value": value,
                 "source": "final_eval_fn",
-                "reason": "final_eval_fn measured the best checkpoint",
-                **meta,
             }
         checkpoint = best["extra"].get("checkpoint")
         if skill.has_action("evaluate") and skill.eval_checkpoint_key and checkpoint:
