@@ -124,15 +124,17 @@ def query_status(workspace: str | Path) -> dict[str, Any]:
         result = build_result(store)
         started = store.meta("started_at")
         recs = store.recs("rec")
+        params = {r["rec_id"]: r["proposal"].get("params", {}) for r in recs}
         running = [
             {
-                "rec_id": r["rec_id"],
-                "job_id": r["extra"].get("job_id"),
-                "started_at": r["started_at"],
-                "params": r["proposal"].get("params", {}),
+                "rec_id": j["rec_id"],
+                "role": j["role"],
+                "job_id": j["job_id"],
+                "started_at": j["submitted_at"],
+                "params": params.get(j["rec_id"], {}) if j["role"] == "train" else {},
             }
-            for r in recs
-            if r["status"] is RecStatus.RUNNING
+            for j in store.jobs(open_only=True)
+            if j["job_id"] is not None
         ]
         durations = [
             r["finished_at"] - r["started_at"]

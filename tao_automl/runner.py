@@ -28,7 +28,7 @@ from tao_automl.errors import (
 from tao_automl.launch import check_runnable, prepare_job
 from tao_automl.metrics import MetricResolver, as_metric
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
-from tao_automl.results import best_rec, build_result, query_status
+from tao_automl.results import best_rec, build_result, history_entry, query_status
 from tao_automl.settings import AutoMLSettings
 from tao_automl.skill import ModelSkill
 from tao_automl.space import SearchSpace, build_search_space
@@ -243,6 +243,8 @@ class AutoMLRunner:
         self._notify("finished", result=result)
         if result["best"] is None:
             failed = [h["rec_id"] for h in result["history"]]
+            reason = self.store.meta("stop_reason") or f"no recommendation succeeded: {failed}"
+            self.store.set_meta(run_state="failed", stop_reason=reason)
             raise NoSuccessfulRecommendationError(
                 f"no recommendation succeeded; failed recommendation ids: {failed}",
                 field="history",
@@ -470,9 +472,7 @@ class AutoMLRunner:
         )
         self.algorithm.bind(rec_id, proposal)
         self._notify("recommendation", rec_id=rec_id, params=proposal.params, note=proposal.note)
-        _call_hook(
-            self._hooks["on_recommendation"], {"rec_id": rec_id, "params": proposal.params, "specs": flatten(spec)}
-        )
+        self._observer_hook("on_recommendation", {"rec_id": rec_id, "params": proposal.params, "specs": flatten(spec)})
         if invalid:
             self._finished(
                 rec_id, Feedback(rec_id, RecStatus.INVALID_CONFIGURATION, failure_class="invalid_configuration")
@@ -621,7 +621,12 @@ class AutoMLRunner:
             if meta:
                 extra["eval"] = meta
         else:
-            reading = self.resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
+            try:
+                reading = self.resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
+            except Exception as exc:  # noqa: BLE001 - a failing metric_extractor fails this recommendation only
+                reason = f"metric_extractor raised {type(exc).__name__}: {exc}"
+                self._record_failure(rec_id, "train", reason, "metric_extractor_error")
+                return
             value, source = (reading.value, reading.source) if reading else (None, None)
         if value is None:
             self._metricless += 1
@@ -683,11 +688,19 @@ class AutoMLRunner:
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
         self._notify("result", rec=self._public_rec(rec))
-        _call_hook(self._hooks["on_result"], self._public_rec(rec))
+        self._observer_hook("on_result", self._public_rec(rec))
 
-    def _public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
-        from tao_automl.results import history_entry
+    def _observer_hook(self, name: str, payload: dict[str, Any]) -> None:
+        """``on_recommendation``/``on_result`` only observe: their errors are recorded, never fatal,
+        because losing a long sweep to a logging callback is worse than a missing log line."""
+        try:
+            _call_hook(self._hooks[name], payload)
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            logger.warning("%s hook raised %s: %s", name, type(exc).__name__, exc)
+            self.store.event("hook_error", payload.get("rec_id"), hook=name, error=f"{type(exc).__name__}: {exc}")
 
+    @staticmethod
+    def _public_rec(rec: dict[str, Any] | None) -> dict[str, Any]:
         return history_entry(rec) if rec else {}
 
     def _abort_running(self) -> None:
@@ -745,9 +758,9 @@ class AutoMLRunner:
             )
             self._submit_eval(BASELINE_REC_ID, "baseline_eval", base_checkpoint, "baseline_eval")
             return
-        self._set_baseline(enabled=True, status="not_run", source="default_config")
         spec = deep_merge(self.plan.base_spec, {})
         adjustments, invalid = self._cap_batches(spec)
+        self._set_baseline(enabled=True, status="not_run", source="default_config", adjustments=adjustments)
         self.store.add_rec(
             BASELINE_REC_ID,
             {"params": {}, "note": "schema defaults"},

@@ -95,9 +95,7 @@ class AutoMLSettings(BaseModel):
     @classmethod
     def _canonical_keys(cls, data: Any) -> Any:
         if not isinstance(data, dict):
-            raise ConfigurationError(
-                f"must be a mapping, got {type(data).__name__}", field="automl_settings"
-            )
+            raise ConfigurationError(f"must be a mapping, got {type(data).__name__}", field="automl_settings")
         out: dict[str, Any] = {}
         known = list(cls.model_fields) + list(ALIASES)
         for key, value in data.items():

@@ -104,8 +104,9 @@ class ModelSkill:
         if not root.is_dir():
             raise SkillError("model skill directory does not exist", field=str(root))
         if not info_path.is_file():
-            raise SkillError("missing skill metadata", field=str(info_path),
-                             hint="a model skill needs references/skill_info.yaml")
+            raise SkillError(
+                "missing skill metadata", field=str(info_path), hint="a model skill needs references/skill_info.yaml"
+            )
         try:
             raw = yaml.safe_load(info_path.read_text(encoding="utf-8")) or {}
             info = SkillInfo.model_validate(raw)
@@ -126,8 +127,11 @@ class ModelSkill:
             )
         path = self.schema_path("train")
         if not path.is_file():
-            raise SkillError("missing train schema: AutoML has no search space without it", field=str(path),
-                             hint="package schemas/train.schema.json inside the model skill")
+            raise SkillError(
+                "missing train schema: AutoML has no search space without it",
+                field=str(path),
+                hint="package schemas/train.schema.json inside the model skill",
+            )
         schema = self.schema("train")
         if not isinstance(schema.get("properties"), dict):
             raise SkillError("train schema has no 'properties'", field=str(path))
@@ -152,8 +156,11 @@ class ModelSkill:
         try:
             return self.info.actions[action]
         except KeyError:
-            raise SkillError(f"model skill '{self.name}' has no action '{action}'", field="action",
-                             hint=f"actions: {', '.join(sorted(self.info.actions)) or 'none'}") from None
+            raise SkillError(
+                f"model skill '{self.name}' has no action '{action}'",
+                field="action",
+                hint=f"actions: {', '.join(sorted(self.info.actions)) or 'none'}",
+            ) from None
 
     def template_path(self, action: str) -> Path | None:
         """Where the spec template of ``action`` lives; None when the skill ships none."""
@@ -179,8 +186,10 @@ class ModelSkill:
             default = self.schema(action).get("default")
             if isinstance(default, dict):
                 return default
-        raise SkillError(f"no spec template for action '{action}'",
-                         field=str(self.root / "references" / f"spec_template_{action}.yaml"))
+        raise SkillError(
+            f"no spec template for action '{action}'",
+            field=str(self.root / "references" / f"spec_template_{action}.yaml"),
+        )
 
     def image(self, action: str = "train") -> str | None:
         """Container image for ``action``: the action's own, else the skill's."""

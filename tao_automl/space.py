@@ -55,8 +55,19 @@ _COND_RE = re.compile(r"(>=|<=|>|<|/|\^)\s*(depends_on|[-+]?(?:\d+\.?\d*|\.\d+)(
 
 #: Leaves that change speed or bookkeeping, not the model: excluded unless asked for by name.
 _SYSTEM_LEAVES = {
-    "workers", "num_workers", "num_gpus", "num_nodes", "gpu_ids", "seed", "num_epochs", "epochs",
-    "max_epochs", "results_dir", "encryption_key", "num_machines", "log_every_n_steps",
+    "workers",
+    "num_workers",
+    "num_gpus",
+    "num_nodes",
+    "gpu_ids",
+    "seed",
+    "num_epochs",
+    "epochs",
+    "max_epochs",
+    "results_dir",
+    "encryption_key",
+    "num_machines",
+    "log_every_n_steps",
 }
 
 
@@ -204,8 +215,11 @@ class SearchSpace:
                 # the child's own range cannot meet this parent value (e.g. child < parent with both
                 # at their minimum): move the parent instead, to the nearest value that admits the child
                 parent_p = self[p.depends_on]
-                out[p.depends_on] = (_smallest_above(parent_p, value, strict=strict) if below
-                                     else _largest_allowed(parent_p, value, strict=strict))
+                out[p.depends_on] = (
+                    _smallest_above(parent_p, value, strict=strict)
+                    if below
+                    else _largest_allowed(parent_p, value, strict=strict)
+                )
         return out
 
     def describe(self) -> list[dict[str, Any]]:
@@ -305,8 +319,9 @@ def _cond_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
     return lo, hi, exclusive_low, exclusive_high
 
 
-def _respect_bounds(low: float, high: float, bounds: tuple[float, float, bool, bool],
-                    is_int: bool) -> tuple[float, float]:
+def _respect_bounds(
+    low: float, high: float, bounds: tuple[float, float, bool, bool], is_int: bool
+) -> tuple[float, float]:
     """Keep a search range off excluded bounds (``> 0`` never yields 0); ints get integral ends."""
     lo, hi, exclusive_low, exclusive_high = bounds
     if is_int:
@@ -379,16 +394,32 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
     if kind == "categorical" or (kind in ("string", "str") and enum):
         if not enum or len(enum) < 2:
             return "categorical with fewer than two options"
-        return Param(name, ParamType.CATEGORICAL, default, choices=tuple(enum), weights=weights_t,
-                     depends_on=depends_on, relation=relation)
+        return Param(
+            name,
+            ParamType.CATEGORICAL,
+            default,
+            choices=tuple(enum),
+            weights=weights_t,
+            depends_on=depends_on,
+            relation=relation,
+        )
     if kind == "ordered_int" or (kind in _INT_TYPES and enum):
         values = tuple(sorted(int(v) for v in enum or ()))
         if len(values) < 2:
             return "ordered_int with fewer than two options"
         if weights_t:
             weights_t = tuple(w for _, w in sorted(zip(enum, weights_t, strict=True)))
-        return Param(name, ParamType.ORDERED, default, low=values[0], high=values[-1], choices=values,
-                     weights=weights_t, depends_on=depends_on, relation=relation)
+        return Param(
+            name,
+            ParamType.ORDERED,
+            default,
+            low=values[0],
+            high=values[-1],
+            choices=values,
+            weights=weights_t,
+            depends_on=depends_on,
+            relation=relation,
+        )
     if kind in _INT_TYPES or kind in _FLOAT_TYPES:
         is_int = kind in _INT_TYPES
         low, high, log, source = _number_range(name, leaf, is_int)
@@ -402,8 +433,17 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
                 k += 1
             if len(values) < 2:
                 return f"fewer than two powers of {power} in [{low:g}, {high:g}]"
-            return Param(name, ParamType.ORDERED, default, low=values[0], high=values[-1], choices=tuple(values),
-                         depends_on=depends_on, relation=relation, source=source)
+            return Param(
+                name,
+                ParamType.ORDERED,
+                default,
+                low=values[0],
+                high=values[-1],
+                choices=tuple(values),
+                depends_on=depends_on,
+                relation=relation,
+                source=source,
+            )
         step = None
         if is_int and divisor and divisor > 1:
             step = divisor
@@ -412,8 +452,18 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
             log = False
         if low >= high:
             return f"empty range [{low:g}, {high:g}]"
-        return Param(name, ParamType.INT if is_int else ParamType.FLOAT, default, low=low, high=high, log=log,
-                     step=step, depends_on=depends_on, relation=relation, source=source)
+        return Param(
+            name,
+            ParamType.INT if is_int else ParamType.FLOAT,
+            default,
+            low=low,
+            high=high,
+            log=log,
+            step=step,
+            depends_on=depends_on,
+            relation=relation,
+            source=source,
+        )
     if kind == "list":
         return "list-valued: give valid_options in custom_param_ranges to search it"
     return f"type '{kind or 'missing'}' is not searchable"
@@ -425,10 +475,17 @@ def _same_option(a: Any, b: Any) -> bool:
 
 
 def _check_weights(weights: Any, n: int, field_name: str) -> tuple[float, ...]:
-    if (not isinstance(weights, list | tuple) or len(weights) != n
-            or not all(_finite(w) and w >= 0 for w in weights) or sum(weights) <= 0):
-        raise ConfigurationError(f"option_weights must be a list of {n} non-negative numbers (one per option), "
-                                 f"not all zero; got {weights!r}", field=field_name)
+    if (
+        not isinstance(weights, list | tuple)
+        or len(weights) != n
+        or not all(_finite(w) and w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        raise ConfigurationError(
+            f"option_weights must be a list of {n} non-negative numbers (one per option), "
+            f"not all zero; got {weights!r}",
+            field=field_name,
+        )
     return tuple(float(w) for w in weights)
 
 
@@ -439,8 +496,11 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
         raise ConfigurationError("must be a mapping with " + ", ".join(_CUSTOM_KEYS), field=field_name)
     unknown = sorted(set(custom) - set(_CUSTOM_KEYS))
     if unknown:
-        raise ConfigurationError(f"unknown key(s) {unknown}", field=field_name,
-                                 hint=f"allowed keys: {', '.join(_CUSTOM_KEYS)}; {_closest(unknown[0], _CUSTOM_KEYS)}")
+        raise ConfigurationError(
+            f"unknown key(s) {unknown}",
+            field=field_name,
+            hint=f"allowed keys: {', '.join(_CUSTOM_KEYS)}; {_closest(unknown[0], _CUSTOM_KEYS)}",
+        )
     kind = str(leaf.get("type", "")).lower()
     s_min, s_max, excl_min, excl_max = _cond_bounds(leaf)
     allowed = f"{'(' if excl_min else '['}{s_min:g}, {s_max:g}{')' if excl_max else ']'}"
@@ -455,13 +515,16 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
     if options is not None:
         if not isinstance(options, list) or len(options) < 1:
             raise ConfigurationError("valid_options must be a non-empty list", field=field_name)
-        if any(_same_option(a, b) for i, a in enumerate(options) for b in options[i + 1:]):
+        if any(_same_option(a, b) for i, a in enumerate(options) for b in options[i + 1 :]):
             raise ConfigurationError(f"valid_options {options} contains duplicates", field=field_name)
         if schema_enum:
             bad = [o for o in options if not any(_same_option(o, e) for e in schema_enum)]
             if bad:
-                raise ConfigurationError(f"options {bad} are not allowed by the schema", field=field_name,
-                                         hint=f"allowed options: {schema_enum}")
+                raise ConfigurationError(
+                    f"options {bad} are not allowed by the schema",
+                    field=field_name,
+                    hint=f"allowed options: {schema_enum}",
+                )
         elif kind in _BOOL_TYPES:
             bad = [o for o in options if not isinstance(o, bool)]
             if bad:
@@ -470,8 +533,11 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
             bad = [o for o in options if not _finite(o) or not in_schema(o) or (kind in _INT_TYPES and o != int(o))]
             if bad:
                 integers = ", integers" if kind in _INT_TYPES else ""
-                raise ConfigurationError(f"options {bad} are outside the schema range", field=field_name,
-                                         hint=f"allowed range: {allowed}{integers}")
+                raise ConfigurationError(
+                    f"options {bad} are outside the schema range",
+                    field=field_name,
+                    hint=f"allowed range: {allowed}{integers}",
+                )
         w = _check_weights(weights, len(options), field_name) if weights is not None else None
         is_num = kind in _INT_TYPES | _FLOAT_TYPES or kind == "ordered_int"
         integral = all(isinstance(o, int) and not isinstance(o, bool) for o in options)
@@ -485,12 +551,14 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
         else:
             choices = tuple(options)
         base = p or Param(name, ptype, leaf.get("default"))
-        return replace(base, type=ptype, choices=choices, weights=w, low=None, high=None, log=False, step=None,
-                       source="custom")
+        return replace(
+            base, type=ptype, choices=choices, weights=w, low=None, high=None, log=False, step=None, source="custom"
+        )
     if weights is not None:
         if p is None or not p.choices:
-            raise ConfigurationError("option_weights needs valid_options (or schema options) of the same length",
-                                     field=field_name)
+            raise ConfigurationError(
+                "option_weights needs valid_options (or schema options) of the same length", field=field_name
+            )
         w = _check_weights(weights, len(p.choices), field_name)
         if p.type is ParamType.ORDERED and schema_enum and len(schema_enum) == len(w):
             # weights follow the schema's enum order; the parameter's choices are sorted
@@ -500,19 +568,29 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
 
     vmin, vmax = custom.get("valid_min"), custom.get("valid_max")
     if kind not in _INT_TYPES | _FLOAT_TYPES and kind != "ordered_int":
-        raise ConfigurationError(f"valid_min/valid_max need a numeric parameter, this one is '{kind}'",
-                                 field=field_name, hint="use valid_options")
+        raise ConfigurationError(
+            f"valid_min/valid_max need a numeric parameter, this one is '{kind}'",
+            field=field_name,
+            hint="use valid_options",
+        )
     for key, v in (("valid_min", vmin), ("valid_max", vmax)):
         if v is not None and not _finite(v):
             raise ConfigurationError(f"{key} must be a finite number, got {v!r}", field=field_name)
         if v is not None and not in_schema(v):
-            raise ConfigurationError(f"{key}={v:g} is outside the schema range", field=field_name,
-                                     hint=f"allowed range: {allowed}")
+            raise ConfigurationError(
+                f"{key}={v:g} is outside the schema range", field=field_name, hint=f"allowed range: {allowed}"
+            )
     if vmin is not None and vmax is not None and vmin >= vmax:
         raise ConfigurationError(f"valid_min ({vmin:g}) must be below valid_max ({vmax:g})", field=field_name)
     if p is None:
-        built = param_from_leaf(name, {**leaf, "minimum": vmin if vmin is not None else leaf.get("minimum"),
-                                       "maximum": vmax if vmax is not None else leaf.get("maximum")})
+        built = param_from_leaf(
+            name,
+            {
+                **leaf,
+                "minimum": vmin if vmin is not None else leaf.get("minimum"),
+                "maximum": vmax if vmax is not None else leaf.get("maximum"),
+            },
+        )
         if isinstance(built, str):
             raise ConfigurationError(built, field=field_name)
         p = built
@@ -521,8 +599,11 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
         high = vmax if vmax is not None else math.inf
         keep = [i for i, c in enumerate(p.choices) if low <= c <= high]
         if not keep:
-            raise ConfigurationError(f"no allowed value of the schema lies in [{low:g}, {high:g}]", field=field_name,
-                                     hint=f"allowed values: {list(p.choices)}")
+            raise ConfigurationError(
+                f"no allowed value of the schema lies in [{low:g}, {high:g}]",
+                field=field_name,
+                hint=f"allowed values: {list(p.choices)}",
+            )
         choices = tuple(p.choices[i] for i in keep)
         w = tuple(p.weights[i] for i in keep) if p.weights else None
         return replace(p, choices=choices, low=min(choices), high=max(choices), weights=w, source="custom")
@@ -543,8 +624,11 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
             low, high = math.ceil(low / p.step) * p.step, math.floor(high / p.step) * p.step
     if low >= high:
         given = {k: v for k, v in (("valid_min", vmin), ("valid_max", vmax)) if v is not None}
-        raise ConfigurationError(f"{given} leaves an empty range [{low:g}, {high:g}]", field=field_name,
-                                 hint=f"allowed range: {allowed}" + (f", multiples of {p.step}" if p.step else ""))
+        raise ConfigurationError(
+            f"{given} leaves an empty range [{low:g}, {high:g}]",
+            field=field_name,
+            hint=f"allowed range: {allowed}" + (f", multiples of {p.step}" if p.step else ""),
+        )
     log = p.log and low > 0
     return replace(p, low=low, high=high, log=log, source="custom")
 
@@ -572,8 +656,9 @@ def build_search_space(
         names = list(dict.fromkeys(hyperparameters))
         for n in names:
             if n not in leaves:
-                raise ConfigurationError(f"'{n}' is not a leaf of the train schema", field="automl_hyperparameters",
-                                         hint=_closest(n, leaves))
+                raise ConfigurationError(
+                    f"'{n}' is not a leaf of the train schema", field="automl_hyperparameters", hint=_closest(n, leaves)
+                )
         explicit = set(names)
     else:
         disabled = set(schema.get("automl_disabled_parameters") or [])
@@ -588,13 +673,17 @@ def build_search_space(
             else:
                 names.append(n)
         if not names and not custom_ranges:
-            raise SkillError("train schema lists no searchable automl_default_parameters",
-                             field="automl_default_parameters", hint="pass automl_hyperparameters explicitly")
+            raise SkillError(
+                "train schema lists no searchable automl_default_parameters",
+                field="automl_default_parameters",
+                hint="pass automl_hyperparameters explicitly",
+            )
         explicit = set()
     for n in custom_ranges:
         if n not in leaves:
-            raise ConfigurationError(f"'{n}' is not a leaf of the train schema", field=f"custom_param_ranges.{n}",
-                                     hint=_closest(n, leaves))
+            raise ConfigurationError(
+                f"'{n}' is not a leaf of the train schema", field=f"custom_param_ranges.{n}", hint=_closest(n, leaves)
+            )
         if n not in names:
             names.append(n)
             explicit.add(n)

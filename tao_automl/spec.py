@@ -119,8 +119,9 @@ def _known_paths(schema: dict[str, Any], template: dict[str, Any]) -> set[str]:
     return paths | set(walk(schema, ""))
 
 
-def validate_override_keys(overrides: dict[str, Any], schema: dict[str, Any], template: dict[str, Any],
-                           field: str = "spec_overrides") -> None:
+def validate_override_keys(
+    overrides: dict[str, Any], schema: dict[str, Any], template: dict[str, Any], field: str = "spec_overrides"
+) -> None:
     """Refuse keys that exist in neither the schema nor the template, with a "did you mean"."""
     known = _known_paths(schema, template)
     for dotted in flatten(expand_dotted(overrides)):
@@ -181,10 +182,12 @@ class BatchCap(BaseModel):
 def batch_keys(spec: dict[str, Any]) -> list[str]:
     """Training batch-size keys present in a spec (``train.batch_size``, ``dataset.batch_size``...)."""
     return [
-        k for k, v in flatten(spec).items()
+        k
+        for k, v in flatten(spec).items()
         if k.rsplit(".", 1)[-1] in ("batch_size", "train_batch_size")
         and k.split(".", 1)[0] in ("train", "dataset", "data", "training")
-        and isinstance(v, int) and not isinstance(v, bool)
+        and isinstance(v, int)
+        and not isinstance(v, bool)
     ]
 
 
@@ -197,14 +200,23 @@ def cap_batch_sizes(spec: dict[str, Any], sample_count: int, shards: int) -> tup
     shards = max(1, shards)
     cap = sample_count // shards
     if cap < 1:
-        return [], (f"invalid_configuration: {sample_count} training samples cannot feed {shards} shard(s) "
-                    "with at least one sample each (zero training steps)")
+        return [], (
+            f"invalid_configuration: {sample_count} training samples cannot feed {shards} shard(s) "
+            "with at least one sample each (zero training steps)"
+        )
     caps: list[BatchCap] = []
     for key in batch_keys(spec):
         value = get_dotted(spec, key)
         if value > cap:
             set_dotted(spec, key, cap)
-            caps.append(BatchCap(key=key, from_=value, to=cap, sample_count=sample_count, shards=shards,
-                                 reason=f"batch {value} x {shards} shard(s) exceeds {sample_count} samples: "
-                                        "zero training steps"))
+            caps.append(
+                BatchCap(
+                    key=key,
+                    from_=value,
+                    to=cap,
+                    sample_count=sample_count,
+                    shards=shards,
+                    reason=f"batch {value} x {shards} shard(s) exceeds {sample_count} samples: zero training steps",
+                )
+            )
     return caps, None

@@ -53,8 +53,13 @@ def tiny_tao_schema() -> dict[str, Any]:
     return {
         "type": "object",
         "automl_default_parameters": [
-            "train.optim.lr", "train.optim.optimizer", "dataset.batch_size", "dataset.workers",
-            "model.depth", "model.use_bn", "train.num_epochs",
+            "train.optim.lr",
+            "train.optim.optimizer",
+            "dataset.batch_size",
+            "dataset.workers",
+            "model.depth",
+            "model.use_bn",
+            "train.num_epochs",
         ],
         "automl_disabled_parameters": ["train.num_epochs", "results_dir"],
         "default": default,
@@ -69,10 +74,20 @@ def tiny_tao_schema() -> dict[str, Any]:
                         "type": "collection",
                         "default": default["train"]["optim"],
                         "properties": {
-                            "lr": {"type": "float", "default": 0.001, "minimum": 0.0, "maximum": math.inf,
-                                   "math_cond": "> 0.0", "automl_enabled": True},
-                            "optimizer": {"type": "categorical", "default": "adam", "enum": ["adam", "sgd"],
-                                          "option_weights": [0.8, 0.2]},
+                            "lr": {
+                                "type": "float",
+                                "default": 0.001,
+                                "minimum": 0.0,
+                                "maximum": math.inf,
+                                "math_cond": "> 0.0",
+                                "automl_enabled": True,
+                            },
+                            "optimizer": {
+                                "type": "categorical",
+                                "default": "adam",
+                                "enum": ["adam", "sgd"],
+                                "option_weights": [0.8, 0.2],
+                            },
                         },
                     },
                 },
@@ -127,8 +142,9 @@ def write_tao_skill(
             "name": name,
             "network_arch": name.replace("-", "_"),
             "container_image": "example.invalid/tao:latest",
-            "actions": {"train": {"command": f"{name} train -e {{config_path}}",
-                                  "outputs": {"results_dir": {"type": "folder"}}}},
+            "actions": {
+                "train": {"command": f"{name} train -e {{config_path}}", "outputs": {"results_dir": {"type": "folder"}}}
+            },
             "data_sources": {},
         }
         if automl_enabled is not None:

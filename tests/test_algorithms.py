@@ -34,8 +34,12 @@ SCHEMA: dict[str, Any] = {
 
 def objective(params: dict[str, Any]) -> float:
     """A loss with its minimum at lr=1e-3, x=0.3, batch=32, opt=adam."""
-    return ((math.log10(params["train.lr"]) + 3) ** 2 + (params["train.x"] - 0.3) ** 2
-            + abs(math.log2(params["train.batch"]) - 5) * 0.1 + (0.0 if params["train.opt"] == "adam" else 0.2))
+    return (
+        (math.log10(params["train.lr"]) + 3) ** 2
+        + (params["train.x"] - 0.3) ** 2
+        + abs(math.log2(params["train.batch"]) - 5) * 0.1
+        + (0.0 if params["train.opt"] == "adam" else 0.2)
+    )
 
 
 @pytest.fixture
@@ -122,11 +126,16 @@ def test_bayesian_honours_direction(direction: str, space: SearchSpace) -> None:
 
 
 def test_bayesian_gp_is_the_default_for_small_budgets_and_learns(space: SearchSpace) -> None:
-    algo = make_algorithm("bayesian", space, direction="minimize",
-                          settings=AutoMLSettings.parse({"automl_max_recommendations": 14, "automl_seed": 1}))
+    algo = make_algorithm(
+        "bayesian",
+        space,
+        direction="minimize",
+        settings=AutoMLSettings.parse({"automl_max_recommendations": 14, "automl_seed": 1}),
+    )
     assert algo.sampler_name == "gp"
-    large = make_algorithm("bayesian", space, direction="minimize",
-                           settings=AutoMLSettings.parse({"automl_max_recommendations": 500}))
+    large = make_algorithm(
+        "bayesian", space, direction="minimize", settings=AutoMLSettings.parse({"automl_max_recommendations": 500})
+    )
     assert large.sampler_name == "tpe"
     values = []
     for rec_id in range(1, 15):

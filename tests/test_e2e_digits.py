@@ -26,8 +26,13 @@ def _has_dotted_key(node: Any) -> bool:
 @pytest.fixture(scope="module")
 def digits_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("digits")
-    runner = AutoMLRunner(skill_dir=DIGITS, platform_sdk="local", workspace_dir=tmp / "ws", poll_interval=0.2,
-                          platform_options={"state_root": tmp / "jobs"})
+    runner = AutoMLRunner(
+        skill_dir=DIGITS,
+        platform_sdk="local",
+        workspace_dir=tmp / "ws",
+        poll_interval=0.2,
+        platform_options={"state_root": tmp / "jobs"},
+    )
     return runner.run(
         automl_algorithm="bayesian",
         automl_settings={"automl_max_recommendations": 4, "automl_max_concurrent": 2, "automl_seed": 7},

@@ -41,8 +41,12 @@ def _wait_for(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def
 
 def test_sigkill_then_resume_loses_nothing_and_launches_nothing_twice(tmp_path: Path) -> None:
     ws_root, jobs = tmp_path / "ws", tmp_path / "jobs"
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER_SCRIPT, str(ws_root), str(jobs), str(DIGITS)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER_SCRIPT, str(ws_root), str(jobs), str(DIGITS)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
     def mid_run() -> bool:
         if proc.poll() is not None:
@@ -61,8 +65,13 @@ def test_sigkill_then_resume_loses_nothing_and_launches_nothing_twice(tmp_path: 
     finished_before = {f["rec_id"]: f for f in _history(run_dir) if f["status"] not in ("pending", "running")}
     assert len(finished_before) >= 2
 
-    result = AutoMLRunner(skill_dir=DIGITS, platform_sdk="local", workspace_dir=ws_root, poll_interval=0.2,
-                          platform_options={"state_root": jobs}).run(workspace_path=run_dir, resume=True)
+    result = AutoMLRunner(
+        skill_dir=DIGITS,
+        platform_sdk="local",
+        workspace_dir=ws_root,
+        poll_interval=0.2,
+        platform_options={"state_root": jobs},
+    ).run(workspace_path=run_dir, resume=True)
 
     assert result["workspace"] == str(run_dir)
     assert result["progress"]["completed"] == result["progress"]["total"] == 6

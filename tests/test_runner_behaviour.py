@@ -24,6 +24,8 @@ import yaml
 from conftest import RunRunner, make_runner
 
 from tao_automl.errors import MetricMissingError, NoSuccessfulRecommendationError
+from tao_automl.platforms import JobStatus
+from tao_automl.platforms.local import LocalPlatform
 from tao_automl.results import BASELINE_STATUSES, FINAL_STATUSES, query_status
 from tao_automl.runner import AutoMLRunner
 from tao_automl.store import Store
@@ -329,20 +331,59 @@ def test_three_metricless_successes_abort_the_run(quadratic_skill: Path, tmp_pat
     assert all("no 'loss'" in r["failure_reason"] for r in recs)
 
 
-def test_a_raising_hook_leaves_the_workspace_marked_failed(quadratic_skill: Path, tmp_path: Path) -> None:
+def test_a_raising_metric_extractor_fails_that_recommendation_only(quadratic_skill: Path, tmp_path: Path) -> None:
     def extractor(logs: str, metric_name: str) -> float:
         raise RuntimeError("extractor bug")
 
     runner = make_runner(quadratic_skill, tmp_path)
-    with pytest.raises(RuntimeError, match="extractor bug"):
+    with pytest.raises(NoSuccessfulRecommendationError):
         runner.run(
             automl_algorithm="random",
-            automl_settings={"automl_max_recommendations": 1, **NO_EXTRAS},
+            automl_settings={"automl_max_recommendations": 2, **NO_EXTRAS},
             metric_extractor=extractor,
         )
     status = query_status(tmp_path / "ws")
+    assert status["state"] == "failed"
+    assert [f["failure_class"] for f in status["failures"]] == ["metric_extractor_error"] * 2
+    assert "RuntimeError: extractor bug" in status["failures"][0]["failure_reason"]
+
+
+def test_a_raising_observer_hook_is_recorded_and_the_run_goes_on(run_runner: RunRunner, tmp_path: Path) -> None:
+    def on_result(rec: dict[str, Any]) -> None:
+        raise RuntimeError("hook bug")
+
+    result = run_runner({"automl_max_recommendations": 2, **NO_EXTRAS}, on_result=on_result)
+    assert result["progress"]["completed"] == 2
+    store = Store(Path(result["workspace"]) / STATE_FILE, readonly=True)
+    try:
+        errors = [e["payload"] for e in store.events("hook_error")]
+    finally:
+        store.close()
+    assert [e["hook"] for e in errors] == ["on_result", "on_result"]
+    assert errors[0]["error"] == "RuntimeError: hook bug"
+
+
+class _BrokenPlatform(LocalPlatform):
+    """A platform whose status call breaks after the first job: an unexpected error inside the loop."""
+
+    name = "broken-for-test"
+
+    def _status(self, job_id: str) -> JobStatus:
+        raise RuntimeError("status backend exploded")
+
+
+def test_an_unexpected_error_leaves_the_workspace_marked_failed(quadratic_skill: Path, tmp_path: Path) -> None:
+    runner = AutoMLRunner(
+        _BrokenPlatform(state_root=tmp_path / "jobs"),
+        quadratic_skill,
+        workspace_dir=tmp_path / "ws",
+        poll_interval=0.05,
+    )
+    with pytest.raises(RuntimeError, match="status backend exploded"):
+        runner.run(automl_algorithm="random", automl_settings={"automl_max_recommendations": 1, **NO_EXTRAS})
+    status = query_status(tmp_path / "ws")
     assert status["state"] == "failed"  # not "running" forever for job_status / MCP readers
-    assert status["progress"]["stop_reason"] == "RuntimeError: extractor bug"
+    assert status["progress"]["stop_reason"] == "RuntimeError: status backend exploded"
 
 
 # ---- failures ----------------------------------------------------------------------------------

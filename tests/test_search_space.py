@@ -114,8 +114,13 @@ def test_image_classification_lr_is_log_scale_around_default(upstream_schemas: d
         ("tao-train-segformer", ["dataset.segment.batch_size"], "dataset.segment.batch_size", (2, 32)),
     ],
 )
-def test_batch_size_has_finite_maximum(upstream_schemas: dict[str, dict[str, Any]], skill: str,
-                                       explicit: list[str] | None, name: str, expected: tuple[int, int]) -> None:
+def test_batch_size_has_finite_maximum(
+    upstream_schemas: dict[str, dict[str, Any]],
+    skill: str,
+    explicit: list[str] | None,
+    name: str,
+    expected: tuple[int, int],
+) -> None:
     schema = upstream_schemas[skill]
     assert find_leaf(schema, name)["maximum"] == math.inf  # type: ignore[index]
     p = build_search_space(schema, explicit)[name]
@@ -142,7 +147,9 @@ def test_rtdetr_num_select_depends_on_num_queries(upstream_schemas: dict[str, di
         clamped += cfg["model.num_select"] == cfg["model.num_queries"]
     assert clamped > 0  # the repair really ran (num_select's own range reaches 1000)
     assert space.repair({"model.num_queries": 200, "model.num_select": 900}) == {
-        "model.num_queries": 200, "model.num_select": 200}
+        "model.num_queries": 200,
+        "model.num_select": 200,
+    }
     assert space.repair({"model.num_queries": 200, "model.num_select": 50})["model.num_select"] == 50
 
 
@@ -174,16 +181,24 @@ def test_list_betas_excluded(upstream_schemas: dict[str, dict[str, Any]]) -> Non
     with pytest.raises(ConfigurationError) as exc:
         build_search_space(upstream_schemas["tao-train-image-classification"], ["train.optim.betas"])
     assert exc.value.field == "automl_hyperparameters.train.optim.betas"
-    searched = build_search_space(upstream_schemas["tao-train-image-classification"], [],
-                                  {"train.optim.betas": {"valid_options": [[0.9, 0.999], [0.95, 0.999]]}})
+    searched = build_search_space(
+        upstream_schemas["tao-train-image-classification"],
+        [],
+        {"train.optim.betas": {"valid_options": [[0.9, 0.999], [0.95, 0.999]]}},
+    )
     assert searched["train.optim.betas"].choices == ([0.9, 0.999], [0.95, 0.999])
     assert searched["train.optim.betas"].encode([0.95, 0.999]) == 1
 
 
 def test_disabled_and_system_defaults_are_reported(tiny_schema: dict[str, Any]) -> None:
     space = build_search_space(tiny_schema)
-    assert space.names == ["train.optim.lr", "train.optim.optimizer", "dataset.batch_size", "model.depth",
-                           "model.use_bn"]
+    assert space.names == [
+        "train.optim.lr",
+        "train.optim.optimizer",
+        "dataset.batch_size",
+        "model.depth",
+        "model.use_bn",
+    ]
     assert space.excluded == {
         "dataset.workers": "changes speed or bookkeeping, not the model (name it explicitly to search it)",
         "train.num_epochs": "listed in automl_disabled_parameters",
@@ -297,11 +312,19 @@ def test_math_cond_power_of() -> None:
 
 
 def test_math_cond_greater_than_parent() -> None:
-    schema = _leaf_schema({
-        "model.min_size": {"type": "int", "default": 32, "minimum": 8, "maximum": 64},
-        "model.max_size": {"type": "int", "default": 64, "minimum": 16, "maximum": 128,
-                           "math_cond": "> depends_on", "depends_on": "model.min_size"},
-    })
+    schema = _leaf_schema(
+        {
+            "model.min_size": {"type": "int", "default": 32, "minimum": 8, "maximum": 64},
+            "model.max_size": {
+                "type": "int",
+                "default": 64,
+                "minimum": 16,
+                "maximum": 128,
+                "math_cond": "> depends_on",
+                "depends_on": "model.min_size",
+            },
+        }
+    )
     # list the child first: the space must still order parent before child
     schema["automl_default_parameters"].reverse()
     space = build_search_space(schema)
@@ -317,11 +340,19 @@ def test_math_cond_greater_than_parent() -> None:
 
 
 def test_math_cond_less_than_parent_is_not_read_as_greater() -> None:
-    schema = _leaf_schema({
-        "model.parent": {"type": "int", "default": 10, "minimum": 1, "maximum": 20},
-        "model.child": {"type": "int", "default": 5, "minimum": 1, "maximum": 20,
-                        "math_cond": "< depends_on", "depends_on": "model.parent"},
-    })
+    schema = _leaf_schema(
+        {
+            "model.parent": {"type": "int", "default": 10, "minimum": 1, "maximum": 20},
+            "model.child": {
+                "type": "int",
+                "default": 5,
+                "minimum": 1,
+                "maximum": 20,
+                "math_cond": "< depends_on",
+                "depends_on": "model.parent",
+            },
+        }
+    )
     space = build_search_space(schema)
     assert space["model.child"].relation == "lt"
     assert space.repair({"model.parent": 7, "model.child": 15})["model.child"] == 6
@@ -332,19 +363,23 @@ def test_math_cond_less_than_parent_is_not_read_as_greater() -> None:
 
 
 def test_dependency_on_parameter_outside_space_is_dropped() -> None:
-    schema = _leaf_schema({
-        "model.parent": {"type": "int", "default": 10, "minimum": 1, "maximum": 20},
-        "model.child": {"type": "int", "default": 5, "minimum": 1, "maximum": 20, "depends_on": "model.parent"},
-    })
+    schema = _leaf_schema(
+        {
+            "model.parent": {"type": "int", "default": 10, "minimum": 1, "maximum": 20},
+            "model.child": {"type": "int", "default": 5, "minimum": 1, "maximum": 20, "depends_on": "model.parent"},
+        }
+    )
     p = build_search_space(schema, ["model.child"])["model.child"]
     assert (p.depends_on, p.relation) == (None, None)
 
 
 def test_dependency_cycle_is_refused() -> None:
-    schema = _leaf_schema({
-        "model.a": {"type": "int", "default": 2, "minimum": 1, "maximum": 9, "depends_on": "model.b"},
-        "model.b": {"type": "int", "default": 2, "minimum": 1, "maximum": 9, "depends_on": "model.a"},
-    })
+    schema = _leaf_schema(
+        {
+            "model.a": {"type": "int", "default": 2, "minimum": 1, "maximum": 9, "depends_on": "model.b"},
+            "model.b": {"type": "int", "default": 2, "minimum": 1, "maximum": 9, "depends_on": "model.a"},
+        }
+    )
     with pytest.raises(SkillError, match="cycle"):
         build_search_space(schema)
 
@@ -353,8 +388,9 @@ def test_dependency_cycle_is_refused() -> None:
 
 
 @pytest.mark.parametrize("skill", [*UPSTREAM_SKILL_NAMES, "digits-cnn", "tiny"])
-def test_samples_are_valid(upstream_schemas: dict[str, dict[str, Any]], digits_schema: dict[str, Any],
-                           tiny_schema: dict[str, Any], skill: str) -> None:
+def test_samples_are_valid(
+    upstream_schemas: dict[str, dict[str, Any]], digits_schema: dict[str, Any], tiny_schema: dict[str, Any], skill: str
+) -> None:
     schema = {"digits-cnn": digits_schema, "tiny": tiny_schema}.get(skill) or upstream_schemas[skill]
     space = build_search_space(schema)
     rng = random.Random(11)
@@ -408,8 +444,7 @@ def test_option_weights_follow_schema_enum_order_for_unsorted_ordered_enum() -> 
 def test_custom_range_narrows(upstream_schemas: dict[str, dict[str, Any]]) -> None:
     schema = upstream_schemas["tao-train-image-classification"]
     before = copy.deepcopy(schema)
-    custom = {"train.optim.lr": {"valid_min": 1e-5, "valid_max": 1e-4},
-              "dataset.batch_size": {"valid_max": 16}}
+    custom = {"train.optim.lr": {"valid_min": 1e-5, "valid_max": 1e-4}, "dataset.batch_size": {"valid_max": 16}}
     space = build_search_space(schema, custom_ranges=custom)
     lr = space["train.optim.lr"]
     assert (lr.low, lr.high, lr.log, lr.source) == (1e-5, 1e-4, True, "custom")
@@ -481,8 +516,10 @@ def test_custom_options_outside_enum(digits_schema: dict[str, Any]) -> None:
 
 def test_custom_bool_options_must_be_booleans(upstream_schemas: dict[str, dict[str, Any]]) -> None:
     with pytest.raises(ConfigurationError, match="not booleans"):
-        build_search_space(upstream_schemas["tao-train-image-classification"],
-                           custom_ranges={"model.backbone.freeze_backbone": {"valid_options": [1, 0]}})
+        build_search_space(
+            upstream_schemas["tao-train-image-classification"],
+            custom_ranges={"model.backbone.freeze_backbone": {"valid_options": [1, 0]}},
+        )
 
 
 def test_custom_unknown_key_suggests_the_right_one(digits_schema: dict[str, Any]) -> None:

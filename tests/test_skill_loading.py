@@ -20,8 +20,11 @@ SkillWriter = Callable[..., Path]  # the tao_skill_writer fixture (tests/conftes
 
 def _digest_tree(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root``, keyed by relative path."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _error_text(exc: pytest.ExceptionInfo[SkillError]) -> str:

@@ -65,7 +65,8 @@ def test_expand_dotted_at_depth_and_mixed_with_nested() -> None:
     assert not _has_dotted_key(out)
     # order does not matter: nested first, dotted later merges into it
     assert expand_dotted({"train.num_epochs": 3, "train": {"optim": {"lr": 0.1}}}) == {
-        "train": {"num_epochs": 3, "optim": {"lr": 0.1}}}
+        "train": {"num_epochs": 3, "optim": {"lr": 0.1}}
+    }
 
 
 def test_expand_dotted_does_not_mutate_input() -> None:
@@ -110,8 +111,11 @@ def test_deep_merge_does_not_mutate_inputs() -> None:
     update = {"train": {"optim": {"lr": 0.01}, "extra": {"k": [1]}}, "new": 1}
     base_before, update_before = copy.deepcopy(base), copy.deepcopy(update)
     out = deep_merge(base, update)
-    assert out == {"train": {"optim": {"lr": 0.01, "betas": [0.9, 0.99]}, "num_epochs": 10, "extra": {"k": [1]}},
-                   "keep": {"x": 1}, "new": 1}
+    assert out == {
+        "train": {"optim": {"lr": 0.01, "betas": [0.9, 0.99]}, "num_epochs": 10, "extra": {"k": [1]}},
+        "keep": {"x": 1},
+        "new": 1,
+    }
     out["train"]["optim"]["betas"].append(1.0)
     out["train"]["extra"]["k"].append(2)
     out["keep"]["x"] = 2
@@ -168,8 +172,9 @@ def test_validate_override_keys_accepts_valid_rtdetr_keys(rtdetr: tuple[dict[str
         ({"model.num_querys": 100}, "model.num_querys", "model.num_queries"),
     ],
 )
-def test_validate_override_keys_refuses_typos(rtdetr: tuple[dict[str, Any], dict[str, Any]],
-                                              overrides: dict[str, Any], bad: str, suggestion: str) -> None:
+def test_validate_override_keys_refuses_typos(
+    rtdetr: tuple[dict[str, Any], dict[str, Any]], overrides: dict[str, Any], bad: str, suggestion: str
+) -> None:
     schema, template = rtdetr
     with pytest.raises(ConfigurationError) as exc:
         validate_override_keys(overrides, schema, template)
@@ -178,8 +183,9 @@ def test_validate_override_keys_refuses_typos(rtdetr: tuple[dict[str, Any], dict
 
 
 @pytest.mark.parametrize("overrides", [{"train.optim.lr.value": 1e-3}, {"train": {"optim": {"lr": {"value": 1}}}}])
-def test_validate_override_keys_refuses_keys_below_a_scalar(rtdetr: tuple[dict[str, Any], dict[str, Any]],
-                                                            overrides: dict[str, Any]) -> None:
+def test_validate_override_keys_refuses_keys_below_a_scalar(
+    rtdetr: tuple[dict[str, Any], dict[str, Any]], overrides: dict[str, Any]
+) -> None:
     schema, template = rtdetr
     with pytest.raises(ConfigurationError) as exc:
         validate_override_keys(overrides, schema, template, field="automl_settings_overrides")
@@ -212,8 +218,13 @@ def test_batch_cap_record() -> None:
     record = caps[0].record()
     assert set(record) == {"type", "key", "from", "to", "sample_count", "shards", "reason"}
     assert {k: v for k, v in record.items() if k != "reason"} == {
-        "type": "effective_batch_cap", "key": "dataset.batch_size", "from": 64, "to": 25,
-        "sample_count": 100, "shards": 4}
+        "type": "effective_batch_cap",
+        "key": "dataset.batch_size",
+        "from": 64,
+        "to": 25,
+        "sample_count": 100,
+        "shards": 4,
+    }
     assert "64" in record["reason"] and "100" in record["reason"]
     assert spec == {"dataset": {"batch_size": 25}, "train": {"batch_size": 16}, "evaluate": {"batch_size": 64}}
 
