@@ -6,8 +6,14 @@ The three upstream model skills are read in place from ``<project>/../shared/fix
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -225,3 +231,63 @@ def run_runner(quadratic_skill: Path, tmp_path: Path) -> RunRunner:
         )
 
     return run
+
+
+class SubprocessSdk:
+    """A platform SDK in the published TAO shape: each job is a real shell command in its own session."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.calls: list[dict[str, Any]] = []
+
+    def create_job(self, image: str | None, command: str, name: str | None = None, results_dir: str | None = None,
+                   env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, str]:  # fmt: skip
+        self.calls.append({"image": image, "command": command, "name": name, **kwargs})
+        job_id = f"sdk-{len(self.jobs) + 1}"
+        log = self.root / f"{job_id}.log"
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # `python` is this venv's
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=results_dir,
+                env={**os.environ, **(env or {}), "PATH": path},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.jobs[job_id] = {"proc": proc, "log": log, "canceled": False}
+        return {"id": job_id}
+
+    def get_job_status(self, job_id: str) -> Any:
+        job = self.jobs[job_id]
+        code = job["proc"].poll()
+        if job["canceled"]:
+            return {"status": "Canceled", "exit_code": code}
+        if code is None:
+            return "Running"
+        return {"status": "Done" if code == 0 else "FAILED", "exit_code": code}
+
+    def get_job_logs(self, job_id: str) -> str:
+        return self.jobs[job_id]["log"].read_text()
+
+    def cancel_job(self, job_id: str) -> None:
+        job = self.jobs[job_id]
+        if job["proc"].poll() is not None:
+            return
+        job["canceled"] = True
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job["proc"].pid, signal.SIGKILL)
+        job["proc"].wait(timeout=10)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 15.0) -> object:
+    """Poll ``check`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout}s")

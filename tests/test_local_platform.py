@@ -10,11 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 import tao_automl.platforms as platforms
 from tao_automl.errors import PlatformError
@@ -32,16 +31,6 @@ from tao_automl.platforms.sdk_adapter import SdkPlatform
 
 REPO_ROOT = Path(platforms.__file__).resolve().parents[2]
 DEADLINE = 15.0
-
-
-def wait_for(check: Callable[[], object], timeout: float = DEADLINE) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def alive(pid: int) -> bool:
@@ -218,17 +207,19 @@ def test_duplicate_name_is_refused_and_find_job(local: LocalPlatform, tmp_path: 
 # ---- registry ---------------------------------------------------------------------------------
 
 
-class DuckSdk:
-    def create_job(self, image, command, **kwargs):
+class StubSdk:
+    """The smallest object in the published SDK shape: every job is already done."""
+
+    def create_job(self, image: str | None, command: str, **kwargs: object) -> str:
         return "j1"
 
-    def get_job_status(self, job_id):
+    def get_job_status(self, job_id: str) -> str:
         return "Done"
 
-    def get_job_logs(self, job_id):
+    def get_job_logs(self, job_id: str) -> str:
         return ""
 
-    def cancel_job(self, job_id):
+    def cancel_job(self, job_id: str) -> None:
         return None
 
 
@@ -257,7 +248,7 @@ def test_as_platform_accepts_instances_names_and_duck_sdks(tmp_path: Path) -> No
     local = LocalPlatform(state_root=tmp_path)
     assert as_platform(local) is local
     assert isinstance(as_platform("local", state_root=tmp_path), LocalPlatform)
-    wrapped = as_platform(DuckSdk())
+    wrapped = as_platform(StubSdk())
     assert isinstance(wrapped, SdkPlatform)
     assert wrapped.status("j1").state is JobState.COMPLETE
     with pytest.raises(PlatformError, match="Platform instance") as info:
@@ -269,7 +260,7 @@ def test_sdk_platform_by_name_needs_an_sdk() -> None:
     with pytest.raises(PlatformError) as info:
         get_platform("sdk")
     assert info.value.field == "platform_sdk"
-    assert isinstance(get_platform("sdk", sdk=DuckSdk()), SdkPlatform)
+    assert isinstance(get_platform("sdk", sdk=StubSdk()), SdkPlatform)
 
 
 def test_supervisor_runs_without_the_project_importable(tmp_path: Path) -> None:

@@ -1,22 +1,18 @@
 """Every platform passes the same tests: adding a platform means adding a factory to PLATFORMS.
 
-The sdk platform wraps ``DuckSdk``, a tiny SDK in the published TAO shape that runs real
+The sdk platform wraps ``SubprocessSdk`` (tests/conftest.py), a tiny SDK in the published TAO shape that runs real
 subprocesses, so the adapter is tested against real jobs rather than canned answers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import SubprocessSdk, wait_for
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms import FailureCategory, JobRequest, JobState, JobStatus, Platform
@@ -27,58 +23,9 @@ from tao_automl.platforms.sdk_adapter import SdkPlatform, parse_status
 DEADLINE = 15.0
 
 
-class DuckSdk:
-    """A minimal platform SDK (create_job/get_job_status/get_job_logs/cancel_job) over subprocesses."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.jobs: dict[str, dict] = {}
-        self.calls: list[dict] = []
-
-    def create_job(self, image, command, name=None, results_dir=None, env=None, **kwargs):
-        self.calls.append({"image": image, "command": command, "name": name, **kwargs})
-        job_id = f"sdk-{len(self.jobs) + 1}"
-        log = self.root / f"{job_id}.sdk.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                shlex.split(command),
-                cwd=results_dir,
-                env={**os.environ, **(env or {})},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.jobs[job_id] = {"proc": proc, "log": log, "canceled": False}
-        return {"id": job_id}
-
-    def get_job_status(self, job_id):
-        job = self.jobs[job_id]
-        code = job["proc"].poll()
-        if job["canceled"]:
-            return {"status": "Canceled", "exit_code": code}
-        if code is None:
-            return "Running"
-        return {"status": "Done" if code == 0 else "FAILED", "exit_code": code}
-
-    def get_job_logs(self, job_id):
-        return self.jobs[job_id]["log"].read_text()
-
-    def cancel_job(self, job_id):
-        job = self.jobs[job_id]
-        if job["proc"].poll() is not None:
-            return
-        job["canceled"] = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job["proc"].pid, signal.SIGTERM)
-        job["proc"].wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job["proc"].pid, signal.SIGKILL)
-
-
 PLATFORMS: dict[str, Callable[[Path], Platform]] = {
     "local": lambda tmp: LocalPlatform(state_root=tmp / "state", cancel_grace_seconds=2.0),
-    "sdk": lambda tmp: SdkPlatform(DuckSdk(tmp)),
+    "sdk": lambda tmp: SdkPlatform(SubprocessSdk(tmp)),
 }
 
 
@@ -104,16 +51,6 @@ def submit(plat: Platform, tmp_path: Path, name: str, argv: list[str]) -> str:
     job_id = plat.submit(job)
     plat.test_job_ids.append(job_id)  # type: ignore[attr-defined]
     return job_id
-
-
-def wait_for(check: Callable[[], object], timeout: float = DEADLINE) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def wait_terminal(plat: Platform, job_id: str) -> JobStatus:
@@ -300,7 +237,7 @@ def test_sdk_status_spellings(raw: object, state: JobState) -> None:
 
 
 def test_sdk_create_job_gets_only_accepted_kwargs(tmp_path: Path) -> None:
-    class NarrowSdk(DuckSdk):
+    class NarrowSdk(SubprocessSdk):
         def create_job(self, image, command, name=None, gpus=0):
             return super().create_job(image, command, name=name, gpus=gpus)
 
@@ -326,7 +263,7 @@ def test_sdk_create_job_gets_only_accepted_kwargs(tmp_path: Path) -> None:
 
 
 def test_sdk_failure_analysis_is_used_when_offered(tmp_path: Path) -> None:
-    class AnalysingSdk(DuckSdk):
+    class AnalysingSdk(SubprocessSdk):
         def get_failure_analysis(self, job_id):
             return {"category": "OOM", "reason": "GPU ran out of memory", "evidence": ["password=xyz"]}
 

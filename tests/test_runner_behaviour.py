@@ -7,12 +7,9 @@ lr=0.01, 3 epochs) give exactly 0.09 + 0.04 + 0 + 0.01/3, so baselines can be ch
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RunRunner, make_runner
+from conftest import RunRunner, SubprocessSdk, make_runner
 
 from tao_automl.errors import MetricMissingError, NoSuccessfulRecommendationError
 from tao_automl.platforms import JobStatus
@@ -541,55 +538,6 @@ def test_three_jobs_run_at_once_and_bayesian_parallel_proposals_differ(run_runne
 
 
 # ---- the older call spelling with a duck-typed SDK ---------------------------------------------
-
-
-class SubprocessSdk:
-    """A platform SDK in the published TAO shape: each job is a real shell command in its own session."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.calls: list[dict[str, Any]] = []
-
-    def create_job(self, image: str | None, command: str, name: str | None = None, results_dir: str | None = None,
-                   env: dict[str, str] | None = None, **kwargs: Any) -> dict[str, str]:  # fmt: skip
-        self.calls.append({"image": image, "command": command, "name": name, **kwargs})
-        job_id = f"sdk-{len(self.jobs) + 1}"
-        log = self.root / f"{job_id}.log"
-        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # `python` is this venv's
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                ["/bin/sh", "-c", command],
-                cwd=results_dir,
-                env={**os.environ, **(env or {}), "PATH": path},
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.jobs[job_id] = {"proc": proc, "log": log, "canceled": False}
-        return {"id": job_id}
-
-    def get_job_status(self, job_id: str) -> Any:
-        job = self.jobs[job_id]
-        code = job["proc"].poll()
-        if job["canceled"]:
-            return {"status": "Canceled", "exit_code": code}
-        if code is None:
-            return "Running"
-        return {"status": "Done" if code == 0 else "FAILED", "exit_code": code}
-
-    def get_job_logs(self, job_id: str) -> str:
-        return self.jobs[job_id]["log"].read_text()
-
-    def cancel_job(self, job_id: str) -> None:
-        job = self.jobs[job_id]
-        if job["proc"].poll() is not None:
-            return
-        job["canceled"] = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job["proc"].pid, signal.SIGKILL)
-        job["proc"].wait(timeout=10)
 
 
 def test_older_call_spelling_with_a_duck_typed_sdk(quadratic_skill: Path, tmp_path: Path) -> None:
