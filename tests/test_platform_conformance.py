@@ -171,17 +171,17 @@ def test_unknown_job_id_is_unknown(platform: Platform) -> None:
 @pytest.mark.parametrize(
     ("log", "status", "category"),
     [
-        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", {}, FailureCategory.OOM),
-        ("Traceback (most recent call last):\nMemoryError", {}, FailureCategory.OOM),
-        ("", {"exit_code": 137}, FailureCategory.OOM),
+        ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", {}, FailureCategory.OUT_OF_MEMORY),
+        ("Traceback (most recent call last):\nMemoryError", {}, FailureCategory.OUT_OF_MEMORY),
+        ("", {"exit_code": 137}, FailureCategory.OUT_OF_MEMORY),
         ("ValueError: zero training steps per epoch", {}, FailureCategory.INVALID_CONFIGURATION),
-        ("FileNotFoundError: [Errno 2] No such file or directory: '/data/train'", {}, FailureCategory.DATA),
-        ("botocore.exceptions.ClientError: An error occurred (NoSuchKey)", {}, FailureCategory.DATA),
+        ("FileNotFoundError: [Errno 2] No such file or directory: '/data/train'", {}, FailureCategory.DATA_VISIBILITY),
+        ("botocore.exceptions.ClientError: An error occurred (NoSuchKey)", {}, FailureCategory.DATA_VISIBILITY),
         ("Failed to pull image nvcr.io/x: manifest unknown", {}, FailureCategory.IMAGE),
         ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", {}, FailureCategory.CREDENTIAL),
         ("requests.exceptions.HTTPError: 401 Client Error: Unauthorized", {}, FailureCategory.CREDENTIAL),
-        ("omegaconf.errors.ConfigKeyError: Key 'lrr' is not in struct", {}, FailureCategory.SPEC),
-        ("yaml.scanner.ScannerError: mapping values are not allowed here", {}, FailureCategory.SPEC),
+        ("omegaconf.errors.ConfigKeyError: Key 'lrr' is not in struct", {}, FailureCategory.SPEC_SCHEMA),
+        ("yaml.scanner.ScannerError: mapping values are not allowed here", {}, FailureCategory.SPEC_SCHEMA),
         ("srun: error: node3: task 0: NODE_FAIL", {}, FailureCategory.INFRASTRUCTURE),
         ("", {"infra_failure": True, "message": "supervisor vanished"}, FailureCategory.INFRASTRUCTURE),
         ("slurmstepd: error: *** JOB 12 CANCELLED DUE TO TIME LIMIT ***", {}, FailureCategory.TIMEOUT),
@@ -272,7 +272,7 @@ def test_sdk_failure_analysis_is_used_when_offered(tmp_path: Path) -> None:
     assert wait_terminal(plat, job_id).state is JobState.ERROR
     analysis = plat.failure_analysis(job_id)
     assert (analysis.category, analysis.reason, analysis.evidence) == (
-        FailureCategory.OOM,
+        FailureCategory.OUT_OF_MEMORY,
         "GPU ran out of memory",
         ["password=***"],
     )

@@ -20,7 +20,7 @@ from optuna.trial import Trial, TrialState, create_trial
 
 from tao_automl.algorithms.base import Algorithm, Feedback, Proposal, RecStatus, fingerprint
 
-_CONFIG_FAULTS = {"invalid_configuration", "oom"}
+_CONFIG_FAULTS = {"invalid_configuration", "out_of_memory"}
 #: Optuna constraint name: <= 0 feasible, > 0 the configuration itself failed.
 _CONSTRAINT = "config_fault"
 

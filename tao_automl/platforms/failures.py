@@ -26,12 +26,12 @@ class FailureCategory(StrEnum):
     """Cause of a failed job, coarse enough for the runner to act on."""
 
     INFRASTRUCTURE = "infrastructure"
-    DATA = "data"
+    DATA_VISIBILITY = "data_visibility"
     IMAGE = "image"
     CREDENTIAL = "credential"
-    SPEC = "spec"
+    SPEC_SCHEMA = "spec_schema"
     MODEL_CODE = "model_code"
-    OOM = "oom"
+    OUT_OF_MEMORY = "out_of_memory"
     INVALID_CONFIGURATION = "invalid_configuration"
     TIMEOUT = "timeout"
     CANCELED = "canceled"
@@ -48,16 +48,18 @@ class FailureCategory(StrEnum):
 
 
 _CATEGORY_ALIASES = {
-    "out_of_memory": FailureCategory.OOM,
-    "oom_killed": FailureCategory.OOM,
-    "oomkilled": FailureCategory.OOM,
+    "oom": FailureCategory.OUT_OF_MEMORY,
+    "data": FailureCategory.DATA_VISIBILITY,
+    "spec": FailureCategory.SPEC_SCHEMA,
+    "oom_killed": FailureCategory.OUT_OF_MEMORY,
+    "oomkilled": FailureCategory.OUT_OF_MEMORY,
     "invalid_config": FailureCategory.INVALID_CONFIGURATION,
     "configuration": FailureCategory.INVALID_CONFIGURATION,
     "infra": FailureCategory.INFRASTRUCTURE,
     "cancelled": FailureCategory.CANCELED,
     "credentials": FailureCategory.CREDENTIAL,
     "auth": FailureCategory.CREDENTIAL,
-    "dataset": FailureCategory.DATA,
+    "dataset": FailureCategory.DATA_VISIBILITY,
     "code": FailureCategory.MODEL_CODE,
     "timed_out": FailureCategory.TIMEOUT,
 }
@@ -97,7 +99,7 @@ RULES: tuple[_Rule, ...] = (
     _Rule(FailureCategory.CANCELED, "job was canceled", states=frozenset({"CANCELED"})),
     _Rule(FailureCategory.INFRASTRUCTURE, "the platform lost the job", infra_flag=True),
     _Rule(
-        FailureCategory.OOM,
+        FailureCategory.OUT_OF_MEMORY,
         "out of memory",
         _rx(
             r"CUDA out of memory",
@@ -136,7 +138,7 @@ RULES: tuple[_Rule, ...] = (
         exit_codes=frozenset({127}),
     ),
     _Rule(
-        FailureCategory.DATA,
+        FailureCategory.DATA_VISIBILITY,
         "input data missing or unreadable",
         _rx(
             r"FileNotFoundError",
@@ -166,7 +168,7 @@ RULES: tuple[_Rule, ...] = (
         ),
     ),
     _Rule(
-        FailureCategory.SPEC,
+        FailureCategory.SPEC_SCHEMA,
         "the experiment spec is invalid",
         _rx(
             r"yaml\.[\w.]*Error",
