@@ -10,16 +10,41 @@ import contextlib
 import json
 import math
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tao_automl.platforms import Platform
+
+#: Every module in tests/services/ is a pytest plugin: it starts a real service (Docker engine,
+#: Slurm, Kubernetes emulator, ...) as session fixtures and declares the platform cases that the
+#: contract suite runs. Adding a platform's test support is adding one file there.
+pytest_plugins = sorted(f"services.{m.name}" for m in pkgutil.iter_modules([str(Path(__file__).parent / "services")]))
+
+
+@dataclass
+class PlatformCase:
+    """A ready platform for the contract suite.
+
+    Args:
+        platform: the platform under test.
+        python: argv prefix that runs Python *inside* a job on this platform.
+        host_pids: job pids are this machine's pids, so group-kill checks can read /proc.
+    """
+
+    platform: Platform
+    python: list[str]
+    host_pids: bool = True
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM_SKILLS_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "upstream-skills"

@@ -1,4 +1,4 @@
-"""Every platform passes the same tests: adding a platform means adding a factory to PLATFORMS.
+"""Every platform passes the same tests: a platform joins by declaring a case in tests/services/.
 
 The sdk platform wraps ``SubprocessSdk`` (tests/conftest.py), a tiny SDK in the published TAO shape that runs real
 subprocesses, so the adapter is tested against real jobs rather than canned answers.
@@ -6,37 +6,46 @@ subprocesses, so the adapter is tested against real jobs rather than canned answ
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SubprocessSdk, wait_for
+import services
+from conftest import PlatformCase, SubprocessSdk, wait_for
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms import FailureCategory, JobRequest, JobState, JobStatus, Platform
 from tao_automl.platforms.failures import classify_failure, redact
-from tao_automl.platforms.local import LocalPlatform
 from tao_automl.platforms.sdk_adapter import SdkPlatform, parse_status
 
 DEADLINE = 15.0
 
 
-PLATFORMS: dict[str, Callable[[Path], Platform]] = {
-    "local": lambda tmp: LocalPlatform(state_root=tmp / "state", cancel_grace_seconds=2.0),
-    "sdk": lambda tmp: SdkPlatform(SubprocessSdk(tmp)),
-}
+def _case_names() -> list[str]:
+    """Every platform case declared by a plugin in tests/services/ (``PLATFORM_CASES``)."""
+    names: list[str] = []
+    for module in pkgutil.iter_modules(services.__path__):
+        names += getattr(importlib.import_module(f"services.{module.name}"), "PLATFORM_CASES", ())
+    return sorted(names)
 
 
-@pytest.fixture(params=sorted(PLATFORMS))
-def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
-    plat = PLATFORMS[request.param](tmp_path)
-    plat.test_job_ids = []  # type: ignore[attr-defined]
-    yield plat
-    for job_id in plat.test_job_ids:  # type: ignore[attr-defined]
-        if not plat.status(job_id).state.terminal:
-            plat.cancel(job_id)
+@pytest.fixture(params=_case_names())
+def case(request: pytest.FixtureRequest) -> Iterator[PlatformCase]:
+    found: PlatformCase = request.getfixturevalue(f"platform_case_{request.param}")
+    found.platform.test_job_ids = []  # type: ignore[attr-defined]
+    yield found
+    for job_id in found.platform.test_job_ids:  # type: ignore[attr-defined]
+        if not found.platform.status(job_id).state.terminal:
+            found.platform.cancel(job_id)
+
+
+@pytest.fixture
+def platform(case: PlatformCase) -> Platform:
+    return case.platform
 
 
 def submit(plat: Platform, tmp_path: Path, name: str, argv: list[str]) -> str:
@@ -68,8 +77,8 @@ def alive(pid: int) -> bool:
 # ---- the contract -----------------------------------------------------------------------------
 
 
-def test_quick_job_completes_with_its_output(platform: Platform, tmp_path: Path) -> None:
-    job_id = submit(platform, tmp_path, "quick", [sys.executable, "-c", "print('hello from the job')"])
+def test_quick_job_completes_with_its_output(case: PlatformCase, platform: Platform, tmp_path: Path) -> None:
+    job_id = submit(platform, tmp_path, "quick", [*case.python, "-c", "print('hello from the job')"])
     status = wait_terminal(platform, job_id)
     assert status.state is JobState.COMPLETE
     assert status.exit_code == 0
@@ -92,9 +101,9 @@ def test_quick_job_completes_with_its_output(platform: Platform, tmp_path: Path)
     ],
 )
 def test_failing_job_is_error_and_classified(
-    platform: Platform, tmp_path: Path, code: str, exit_code: int, category: FailureCategory
+    case: PlatformCase, platform: Platform, tmp_path: Path, code: str, exit_code: int, category: FailureCategory
 ) -> None:
-    job_id = submit(platform, tmp_path, "failing", [sys.executable, "-c", code])
+    job_id = submit(platform, tmp_path, "failing", [*case.python, "-c", code])
     status = wait_terminal(platform, job_id)
     assert status.state is JobState.ERROR
     assert status.exit_code == exit_code
@@ -120,10 +129,12 @@ while True:
 """
 
 
-def test_running_job_streams_new_logs_and_cancel_stops_its_group(platform: Platform, tmp_path: Path) -> None:
+def test_running_job_streams_new_logs_and_cancel_stops_its_group(
+    case: PlatformCase, platform: Platform, tmp_path: Path
+) -> None:
     script = tmp_path / "ticker.py"
     script.write_text(TICKER)
-    job_id = submit(platform, tmp_path, "ticker", [sys.executable, str(script), str(tmp_path)])
+    job_id = submit(platform, tmp_path, "ticker", [*case.python, str(script), str(tmp_path)])
     pids = wait_for(lambda: (tmp_path / "pids").exists() and (tmp_path / "pids").read_text().split())
     assert platform.status(job_id).state is JobState.RUNNING
 
@@ -140,8 +151,9 @@ def test_running_job_streams_new_logs_and_cancel_stops_its_group(platform: Platf
 
     platform.cancel(job_id)
     assert platform.status(job_id).state is JobState.CANCELED
-    for pid in map(int, pids):
-        wait_for(lambda pid=pid: not alive(pid), timeout=5)
+    if case.host_pids:
+        for pid in map(int, pids):
+            wait_for(lambda pid=pid: not alive(pid), timeout=5)
     platform.cancel(job_id)
     assert platform.status(job_id).state is JobState.CANCELED
 
@@ -151,8 +163,10 @@ PARTIAL_LINE = (
 )
 
 
-def test_new_logs_hold_back_a_partial_line_until_complete(platform: Platform, tmp_path: Path) -> None:
-    job_id = submit(platform, tmp_path, "partial", [sys.executable, "-c", PARTIAL_LINE])
+def test_new_logs_hold_back_a_partial_line_until_complete(
+    case: PlatformCase, platform: Platform, tmp_path: Path
+) -> None:
+    job_id = submit(platform, tmp_path, "partial", [*case.python, "-c", PARTIAL_LINE])
     assert wait_for(lambda: platform.new_logs(job_id)) == "first\n"
     wait_terminal(platform, job_id)
     assert platform.new_logs(job_id) == "val_loss: 0.25\n"
