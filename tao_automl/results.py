@@ -56,6 +56,11 @@ def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
         "resume_from": (rec["proposal"] or {}).get("resume_from"),
         "checkpoint": extra.get("checkpoint"),
         "note": (rec["proposal"] or {}).get("note", ""),
+        "retries": extra.get("retries", 0),
+        "jobs": [
+            {"job_id": j.get("job_id"), "role": j.get("role"), "retry_of": j.get("retry_of")}
+            for j in extra.get("jobs", [])
+        ],
         "started_at": rec["started_at"],
         "finished_at": rec["finished_at"],
         "duration_s": (rec["finished_at"] - rec["started_at"]) if rec["finished_at"] and rec["started_at"] else None,

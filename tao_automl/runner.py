@@ -48,6 +48,8 @@ __all__ = ["AutoMLRunner", "query_status"]
 
 logger = logging.getLogger(__name__)
 
+#: Failure classes that do not depend on the configuration: repeating them only wastes budget.
+_SHARED_CAUSES = {"data_visibility", "image", "credential", "spec_schema", "infrastructure"}
 #: Successful jobs in a row without a readable metric before the run aborts.
 MAX_METRICLESS_SUCCESSES = 3
 _DEFAULT_POLL = 5.0
@@ -206,7 +208,7 @@ class AutoMLRunner:
         )
         self.running: dict[str, _Running] = {}
         self._metricless = 0
-        self._consecutive_failures = 0
+        self._failure_streak: list[tuple[str, str]] = []
         self._notify(
             "started",
             algorithm=plan.algorithm,
@@ -496,7 +498,16 @@ class AutoMLRunner:
         nodes = nodes if isinstance(nodes, int) and nodes > 0 else 1
         return gpus * nodes
 
-    def _submit(self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str, attempt: int = 1) -> bool:
+    def _submit(
+        self,
+        rec_id: int,
+        role: str,
+        action: str,
+        spec: dict[str, Any],
+        label: str,
+        attempt: int = 1,
+        retry_of: str | None = None,
+    ) -> bool:
         """Record the intent, then submit. A submit error fails the recommendation, not the run."""
         assert self.store is not None and self.workspace is not None and self.platform is not None
         name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
@@ -517,7 +528,9 @@ class AutoMLRunner:
         rec = self.store.rec(rec_id)
         if rec is not None and not rec["status"].final:
             extra = dict(rec["extra"])
-            extra.setdefault("jobs", []).append({"role": role, "job_id": job_id, "name": name})
+            extra.setdefault("jobs", []).append({"role": role, "job_id": job_id, "name": name, "retry_of": retry_of})
+            if retry_of:
+                extra["retries"] = extra.get("retries", 0) + 1
             if role in ("train", "baseline_train"):
                 extra["job_id"] = job_id
             fields: dict[str, Any] = {"extra": extra}
@@ -588,7 +601,8 @@ class AutoMLRunner:
         if state is JobState.COMPLETE or run.stop_requested == "early_stop":
             self._train_succeeded(run, extra)
             return
-        if state is JobState.CANCELED and run.stop_requested is None:
+        preempted = state is JobState.CANCELED and run.stop_requested is None and "preempt" in message.lower()
+        if state is JobState.CANCELED and run.stop_requested is None and not preempted:
             self.store.update_rec(
                 rec_id, status=RecStatus.CANCELED, failure_reason=message or "canceled", failure_class="canceled"
             )
@@ -600,7 +614,38 @@ class AutoMLRunner:
             )
             return
         analysis = self.platform.failure_analysis(run.job_id)
+        if (preempted or analysis.retryable) and self._retry(run, "preempted" if preempted else analysis.reason):
+            return
+        if preempted:
+            # A preemption is the cluster's doing, not the configuration's: never a failed recommendation.
+            self.store.update_rec(rec_id, status=RecStatus.CANCELED, failure_reason=message, failure_class="preempted")
+            self._finished(rec_id, Feedback(rec_id, RecStatus.CANCELED, failure_class="preempted"))
+            return
         self._record_failure(rec_id, "train", analysis.reason, str(analysis.category))
+
+    def _retry(self, run: _Running, reason: str) -> bool:
+        """Resubmit after an infrastructure failure or preemption, at most ``automl_max_retries`` times.
+
+        The new job is linked to the one it replaces by ``retry_of``; the recommendation stays
+        running and the algorithm is not told anything until a job of it really finishes.
+        """
+        assert self.store is not None
+        rec = self.store.rec(run.rec_id)
+        jobs = [j for j in rec["extra"].get("jobs", []) if j.get("role") == run.role]
+        if len(jobs) > self.plan.settings.automl_max_retries:
+            return False
+        label = self._label(run.rec_id, run.role)
+        self.store.event("retry", run.rec_id, job_id=run.job_id, reason=reason, attempt=len(jobs) + 1)
+        self._notify("retry", rec_id=run.rec_id, job_id=run.job_id, reason=reason)
+        return self._submit(
+            run.rec_id,
+            run.role,
+            self.action,
+            expand_dotted(rec["specs"]),
+            label,
+            attempt=len(jobs) + 1,
+            retry_of=run.job_id,
+        )
 
     def _intermediate_final(self, run: _Running) -> None:
         if run.role == "train":
@@ -675,20 +720,40 @@ class AutoMLRunner:
         """A recommendation reached its final state: tell the algorithm, hooks and listeners."""
         assert self.store is not None
         self.algorithm.report(feedback)
-        if feedback.status is RecStatus.SUCCESS:
-            self._consecutive_failures = 0
+        rec = self.store.rec(rec_id)
+        if feedback.status is RecStatus.SUCCESS or feedback.failure_class == "preempted":
+            self._failure_streak = []
         else:
-            self._consecutive_failures += 1
-            limit = self.plan.settings.automl_max_consecutive_failures
-            if self._consecutive_failures >= limit and self.store.meta("stop_reason") is None:
-                self.store.set_meta(
-                    stop_reason=f"{limit} recommendations in a row failed; stopped launching new "
-                    "ones (see failure_reason in history)"
-                )
+            self._failure_streak.append((feedback.failure_class or str(feedback.status), rec["failure_reason"] or ""))
+            reason = self._stop_reason(self._failure_streak)
+            if reason and self.store.meta("stop_reason") is None:
+                self.store.set_meta(stop_reason=reason)
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
         self._notify("result", rec=self._public_rec(rec))
         self._observer_hook("on_result", self._public_rec(rec))
+
+    def _stop_reason(self, streak: list[tuple[str, str]]) -> str | None:
+        """Why to stop launching, given the failures since the last success (None: keep going).
+
+        Failures whose cause no hyperparameter can change (data, image, credentials, spec,
+        infrastructure after retries) stop the run after three in a row with one shared cause;
+        any other failures stop it at ``automl_max_consecutive_failures``.
+        """
+        limit = self.plan.settings.automl_max_consecutive_failures
+        classes = {cls for cls, _ in streak}
+        if len(streak) >= min(3, limit) and len(classes) == 1 and streak[0][0] in _SHARED_CAUSES:
+            return (
+                f"{len(streak)} recommendations in a row failed with the same cause ({streak[-1][0]}: "
+                f"{streak[-1][1]}); no hyperparameter change fixes that, so no budget was spent on more. "
+                "Fix the cause and resume."
+            )
+        if len(streak) >= limit:
+            return (
+                f"{limit} recommendations in a row failed ({', '.join(sorted(classes))}); stopped launching new "
+                "ones (see failure_reason in history)"
+            )
+        return None
 
     def _observer_hook(self, name: str, payload: dict[str, Any]) -> None:
         """``on_recommendation``/``on_result`` only observe: their errors are recorded, never fatal,

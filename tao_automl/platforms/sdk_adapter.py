@@ -44,8 +44,11 @@ _STATE_SPELLINGS: dict[JobState, tuple[str, ...]] = {
         "error", "errored", "failed", "failure", "fail", "crashed", "timeout", "timed_out",
         "oomkilled", "oom_killed", "node_fail", "lost", "killed",
     ),
-    JobState.CANCELED: ("canceled", "cancelled", "aborted", "stopped", "revoked"),
+    JobState.CANCELED: ("canceled", "cancelled", "aborted", "stopped", "revoked", "preempted", "preemption"),
 }  # fmt: skip
+#: Spellings that say the infrastructure, not the job, failed (retryable) or the job was preempted.
+_INFRA_WORDS = {"node_fail", "lost", "boot_fail", "evicted"}
+_PREEMPT_WORDS = {"preempted", "preemption"}
 STATE_ALIASES: dict[str, JobState] = {
     spelling: state for state, spellings in _STATE_SPELLINGS.items() for spelling in spellings
 }
@@ -72,12 +75,25 @@ def _field(raw: object, keys: tuple[str, ...]) -> Any:
     return None
 
 
+def _state_key(value: object) -> str:
+    return re.sub(r"[\s\-]+", "_", str(getattr(value, "value", value)).strip().lower())
+
+
 def parse_status(raw: object) -> JobStatus:
-    """Normalise what ``get_job_status`` returned: a string, an enum, a dict or an object."""
+    """Normalise what ``get_job_status`` returned: a string, an enum, a dict or an object.
+
+    Preemption becomes CANCELED with the message "preempted" (the runner retries it and never
+    counts it as a failed recommendation); node failures and evictions set ``infra_failure``.
+    """
     if isinstance(raw, JobStatus):
         return raw
     if isinstance(raw, str | JobState) or raw is None:
-        return JobStatus(state=parse_state(raw))
+        key = _state_key(raw)
+        return JobStatus(
+            state=parse_state(raw),
+            message="preempted" if key in _PREEMPT_WORDS else "",
+            infra_failure=key in _INFRA_WORDS,
+        )
     value = _field(raw, _STATUS_KEYS)
     if value is not None and not isinstance(value, str | JobState):
         value = parse_status(value).state  # nested: {"status": {"state": "Running"}} or an enum
@@ -87,11 +103,15 @@ def parse_status(raw: object) -> JobStatus:
         exit_code = None if exit_code is None else int(exit_code)
     except (TypeError, ValueError):
         exit_code = None
+    key = _state_key(value) if isinstance(value, str) else ""
+    text = redact(str(message)) if message else ""
+    if key in _PREEMPT_WORDS and "preempt" not in text.lower():
+        text = f"preempted{': ' + text if text else ''}"
     return JobStatus(
         state=parse_state(value) if value is not None else parse_state(raw),
         exit_code=exit_code,
-        message=redact(str(message)) if message else "",
-        infra_failure=bool(_field(raw, ("infra_failure",))),
+        message=text,
+        infra_failure=bool(_field(raw, ("infra_failure",))) or key in _INFRA_WORDS,
     )
 
 
