@@ -91,6 +91,14 @@ def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     p.add_argument("--workspace", default="demo_workspace" if demo else "automl_workspace")
     p.add_argument("--poll-interval", type=float, default=1.0 if demo else None)
     p.add_argument("--python", help="interpreter for python_script actions on the local platform")
+    p.add_argument(
+        "--platform-option",
+        dest="platform_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="platform constructor option (e.g. partition=gpu, network=none), repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -105,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("--platform", default="local")
     res.add_argument("--skill", help="model skill directory (default: the one the run recorded)")
     res.add_argument("--poll-interval", type=float)
+    res.add_argument("--platform-option", dest="platform_options", action="append", default=[], metavar="KEY=VALUE")
     res.add_argument("--json", action="store_true")
     res.add_argument("--quiet", action="store_true")
     st = sub.add_parser("status", help="live status of a run (works from any process)")
@@ -132,7 +141,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _platform_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"python": args.python} if args.platform == "local" and getattr(args, "python", None) else {}
+    options = _key_values(getattr(args, "platform_options", []), "--platform-option")
+    if getattr(args, "python", None):
+        options["python"] = args.python
+    return options
 
 
 def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
@@ -166,7 +178,11 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
     run_dir = Path(ws_status["workspace"])
     skill = args.skill or _meta(run_dir, "skill_dir")
     runner = AutoMLRunner(
-        platform_sdk=args.platform, skill_dir=skill, workspace_dir=run_dir, poll_interval=args.poll_interval
+        platform_sdk=args.platform,
+        skill_dir=skill,
+        workspace_dir=run_dir,
+        poll_interval=args.poll_interval,
+        platform_options=_platform_options(args),
     )
     if not (args.quiet or args.json):
         runner.listeners.append(ProgressDisplay(live=False))
