@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(sub.add_parser("demo", help="full AutoML pass on the CPU demo network"), demo=True)
     res = sub.add_parser("resume", help="resume a run: re-attach running jobs, launch nothing twice")
     res.add_argument("workspace")
-    res.add_argument("--platform", default="local")
+    res.add_argument("--platform", help="platform name (default: the one the run recorded)")
     res.add_argument("--skill", help="model skill directory (default: the one the run recorded)")
     res.add_argument("--poll-interval", type=float)
     res.add_argument("--platform-option", dest="platform_options", action="append", default=[], metavar="KEY=VALUE")
@@ -177,6 +177,7 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
     ws_status = query_status(args.workspace)
     run_dir = Path(ws_status["workspace"])
     skill = args.skill or _meta(run_dir, "skill_dir")
+    args.platform = args.platform or _meta(run_dir, "platform") or "local"
     runner = AutoMLRunner(
         platform_sdk=args.platform,
         skill_dir=skill,
