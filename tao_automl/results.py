@@ -28,11 +28,23 @@ FINAL_STATUSES = (
 )
 
 
+def fidelity(rec: dict[str, Any]) -> int:
+    """Epochs the recommendation's metric belongs to (its budget unless it stopped early)."""
+    trained = (rec.get("extra") or {}).get("epochs_trained")
+    return int(trained if trained is not None else rec.get("budget") or 0)
+
+
 def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | None:
-    """The successful recommendation with the best metric (earliest wins ties)."""
+    """The best successful recommendation among those trained at the largest observed budget.
+
+    A 1-epoch metric and a 27-epoch metric are not comparable, so multi-fidelity runs pick the
+    winner only among the recommendations that reached the highest fidelity (earliest wins ties).
+    """
     done = [r for r in recs if r["status"] is RecStatus.SUCCESS and r["metric"] is not None]
     if not done:
         return None
+    top = max(fidelity(r) for r in done)
+    done = [r for r in done if fidelity(r) == top]
     pick = max if direction == "maximize" else min
     return pick(
         done, key=lambda r: (r["metric"], -r["rec_id"]) if direction == "maximize" else (r["metric"], r["rec_id"])
@@ -57,6 +69,9 @@ def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
         "checkpoint": extra.get("checkpoint"),
         "note": (rec["proposal"] or {}).get("note", ""),
         "retries": extra.get("retries", 0),
+        "epochs_trained": extra.get("epochs_trained"),
+        "early_stop_epoch": extra.get("early_stop_epoch"),
+        "checkpoints_deleted": bool(extra.get("checkpoints_deleted")),
         "jobs": [
             {"job_id": j.get("job_id"), "role": j.get("role"), "retry_of": j.get("retry_of")}
             for j in extra.get("jobs", [])

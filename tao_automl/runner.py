@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tao_automl.algorithms import Feedback, Proposal, RecStatus, get_algorithm_class
-from tao_automl.checkpoints import final_checkpoint
+from tao_automl.checkpoints import checkpoint_epoch, checkpoint_for_epoch, final_checkpoint, find_checkpoints
 from tao_automl.clock import Clock, SystemClock
 from tao_automl.errors import (
     AutoMLError,
@@ -66,6 +65,7 @@ class _Running:
     job_dir: Path
     started: float
     stop_requested: str | None = None
+    stop_epoch: int | None = None
 
 
 @dataclass
@@ -181,7 +181,7 @@ class AutoMLRunner:
         root = Path(workspace_path) if workspace_path else self.workspace_dir
         if resume:
             self.workspace = Workspace.open_existing(root)
-            self.store = Store(self.workspace.state_path)
+            self.store = Store(self.workspace.state_path, now=self.clock.now)
             plan = self._plan_from_store()
             self.platform = as_platform(self.platform_sdk, **self._platform_options(self.workspace.run_dir.parent))
         else:
@@ -198,14 +198,15 @@ class AutoMLRunner:
             )
             self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
             self.workspace = Workspace.create(root)
-            self.store = Store(self.workspace.state_path)
+            self.store = Store(self.workspace.state_path, now=self.clock.now)
             self._persist_plan(plan)
         self.plan = plan
         self.resolver = MetricResolver(plan.metric, metric_extractor)
         self.eval_resolver = MetricResolver(plan.skill.info.automl.evaluate_metric or plan.metric, metric_extractor)
         self.algorithm = get_algorithm_class(plan.algorithm)(
-            plan.space, direction=plan.direction, settings=plan.settings
+            plan.space, direction=plan.direction, settings=plan.settings, resumable=self._resumable(plan)
         )
+        self.store.set_meta(total_recommendations=self._total_recommendations())
         self.running: dict[str, _Running] = {}
         self._metricless = 0
         self._failure_streak: list[tuple[str, str]] = []
@@ -347,7 +348,7 @@ class AutoMLRunner:
             run_state="starting",
             total_recommendations=plan.settings.automl_max_recommendations,
             max_concurrent=plan.settings.automl_max_concurrent,
-            started_at=time.time(),
+            started_at=self.clock.now(),
             platform=getattr(self.platform, "name", "unknown"),
         )
         atomic_write_json(self.workspace.run_dir / "launch_review.json", self._review(plan))
@@ -411,20 +412,18 @@ class AutoMLRunner:
 
     def _loop(self) -> None:
         assert self.store is not None
-        settings = self.plan.settings
         while True:
             self._fill_slots()
             self._poll()
             launched = len(self.store.recs("rec"))
-            exhausted = (
-                launched >= settings.automl_max_recommendations
-                or self.algorithm.done()
-                or self.store.meta("stop_reason") is not None
-            )
-            if not self.running and exhausted:
-                return
-            if not self.running and not exhausted and not self._can_launch():
-                return
+            exhausted = launched >= self._total_recommendations() or not self._can_launch()
+            if not self.running:
+                if exhausted:
+                    return
+                if not self._fill_slots() and not self.running:
+                    # Nothing runs and the algorithm proposes nothing: waiting would never end.
+                    self.store.set_meta(stop_reason=f"{self.plan.algorithm} had nothing more to propose")
+                    return
             self.clock.sleep(self._poll_interval())
 
     def _can_launch(self) -> bool:
@@ -433,20 +432,23 @@ class AutoMLRunner:
     def _slots_free(self) -> int:
         return self.plan.settings.automl_max_concurrent - len(self.running)
 
-    def _fill_slots(self) -> None:
+    def _fill_slots(self) -> bool:
+        """Ask the algorithm for as many proposals as slots are free; True when anything was launched."""
         assert self.store is not None
-        settings = self.plan.settings
+        launched = False
         while self._slots_free() > 0 and self._can_launch():
-            remaining = settings.automl_max_recommendations - len(self.store.recs("rec"))
+            remaining = self._total_recommendations() - len(self.store.recs("rec"))
             if remaining <= 0:
-                return
+                return launched
             proposals = self.algorithm.propose(min(self._slots_free(), remaining))
             if not proposals:
-                return
+                return launched
             for proposal in proposals:
                 if not self._can_launch():  # an invalid rec of this batch hit the failure limit
-                    return
+                    return launched
                 self._launch_recommendation(proposal)
+                launched = True
+        return launched
 
     def _launch_recommendation(self, proposal: Proposal) -> None:
         assert self.store is not None and self.workspace is not None
@@ -455,8 +457,7 @@ class AutoMLRunner:
         if proposal.budget is not None:
             set_dotted(spec, self.plan.skill.epochs_key, int(proposal.budget))
         if proposal.resume_from is not None and self.plan.skill.resume_key:
-            parent = self.store.rec(proposal.resume_from)
-            checkpoint = (parent or {}).get("extra", {}).get("checkpoint")
+            checkpoint = self._parent_checkpoint(proposal.resume_from)
             if checkpoint:
                 set_dotted(spec, self.plan.skill.resume_key, checkpoint)
         adjustments, invalid = self._cap_batches(spec)
@@ -481,6 +482,39 @@ class AutoMLRunner:
             )
             return
         self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
+
+    def _resumable(self, plan: _Plan) -> bool:
+        """Whether rungs are climbed by promotion (resume the exact checkpoint) or by stopping."""
+        mode = plan.settings.automl_rung_mode
+        if mode == "promotion" and not plan.skill.resume_key:
+            raise ConfigurationError(
+                "promotion needs a resume key, and the model skill declares none",
+                field="automl_settings.automl_rung_mode",
+                hint="use 'stopping', or declare spec_params.train.<key>: resume_model in skill_info.yaml",
+            )
+        return mode == "promotion" or (mode == "auto" and plan.skill.resume_key is not None)
+
+    def _total_recommendations(self) -> int:
+        """The user's explicit budget, else what the algorithm's schedule needs, else the default."""
+        settings = self.plan.settings
+        planned = self.algorithm.planned_recommendations()
+        if "automl_max_recommendations" in settings.model_fields_set or planned is None:
+            return settings.automl_max_recommendations
+        return planned
+
+    def _parent_checkpoint(self, parent_id: int) -> str | None:
+        """The parent's exact checkpoint at the epoch it finished (never a ``latest`` file)."""
+        parent = self.store.rec(parent_id) if self.store else None
+        if parent is None:
+            return None
+        extra = parent["extra"]
+        epoch = extra.get("epochs_trained")
+        results = self.workspace.job_dir(f"{parent_id:04d}") / "results" if self.workspace else None
+        if epoch and results is not None:
+            exact = checkpoint_for_epoch(results, int(epoch), self.plan.skill.info.automl.checkpoint_glob)
+            if exact is not None:
+                return str(exact)
+        return extra.get("checkpoint")
 
     def _cap_batches(self, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         count = self.plan.settings.train_sample_count
@@ -535,7 +569,7 @@ class AutoMLRunner:
                 extra["job_id"] = job_id
             fields: dict[str, Any] = {"extra": extra}
             if rec["status"] is RecStatus.PENDING:
-                fields.update(status=RecStatus.RUNNING, started_at=time.time())
+                fields.update(status=RecStatus.RUNNING, started_at=self.clock.now())
             self.store.update_rec(rec_id, **fields)
         self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
@@ -575,8 +609,12 @@ class AutoMLRunner:
             if epoch is None or not self.store.add_metric(run.rec_id, epoch, self.plan.metric, value):
                 continue
             self._notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
-            if run.stop_requested is None and self.algorithm.should_stop(run.rec_id, epoch, value):
-                run.stop_requested = "early_stop"
+            if run.role != "train" or run.stop_requested is not None:
+                continue
+            self.algorithm.report(Feedback(run.rec_id, RecStatus.RUNNING, value, epoch=epoch, intermediate=True))
+            if self.algorithm.should_stop(run.rec_id, epoch, value):
+                run.stop_requested, run.stop_epoch = "early_stop", epoch
+                self.store.event("early_stop", run.rec_id, epoch=epoch, metric=value)
                 self.platform.cancel(run.job_id)
 
     def _job_done(self, run: _Running, state: JobState, message: str) -> None:
@@ -598,6 +636,8 @@ class AutoMLRunner:
         if checkpoint:
             extra["checkpoint"] = str(checkpoint)
         self.store.update_rec(rec_id, extra=extra)
+        if state is JobState.COMPLETE and run.stop_requested == "early_stop":
+            run.stop_requested = run.stop_epoch = None  # it finished its budget before the cancel landed
         if state is JobState.COMPLETE or run.stop_requested == "early_stop":
             self._train_succeeded(run, extra)
             return
@@ -694,10 +734,26 @@ class AutoMLRunner:
                 )
             return
         self._metricless = 0
-        if run.stop_requested == "early_stop":
-            extra["early_stopped"] = True
+        epochs = self._epochs_trained(run)
+        if run.stop_requested == "early_stop" and run.stop_epoch is not None:
+            metrics = self.store.metrics(rec_id, self.plan.metric)
+            stopped_at = [m["value"] for m in metrics if m["step"] == run.stop_epoch]
+            if stopped_at and eval_fn is None:
+                value, source = stopped_at[0], f"intermediate epoch {run.stop_epoch}"
+            extra["early_stop_epoch"] = epochs = run.stop_epoch
+        extra["epochs_trained"] = epochs
         self.store.update_rec(rec_id, status=RecStatus.SUCCESS, metric=value, metric_source=source, extra=extra)
-        self._finished(rec_id, Feedback(rec_id, RecStatus.SUCCESS, metric=value))
+        self._finished(rec_id, Feedback(rec_id, RecStatus.SUCCESS, metric=value, epoch=epochs))
+
+    def _epochs_trained(self, run: _Running) -> int | None:
+        """The epoch the job's result belongs to: its last reported epoch, else its newest checkpoint's."""
+        assert self.store is not None
+        steps = [m["step"] for m in self.store.metrics(run.rec_id, self.plan.metric)]
+        if steps:
+            return max(steps)
+        checkpoint = final_checkpoint(run.job_dir / "results", self.plan.skill.info.automl.checkpoint_glob)
+        epoch = checkpoint_epoch(checkpoint) if checkpoint else None
+        return epoch if epoch is not None else self.store.rec(run.rec_id)["budget"]
 
     def _record_failure(self, rec_id: int, role: str, reason: str, failure_class: str) -> None:
         assert self.store is not None
@@ -730,8 +786,35 @@ class AutoMLRunner:
                 self.store.set_meta(stop_reason=reason)
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
+        self._apply_retention()
         self._notify("result", rec=self._public_rec(rec))
         self._observer_hook("on_result", self._public_rec(rec))
+
+    def _apply_retention(self) -> None:
+        """Delete checkpoints no promotion or PBT member can still need; the best one is always kept.
+
+        Only algorithms that say which recommendations they may resume (``retained()``) prune;
+        parents of recommendations that have not finished are kept whatever the algorithm says.
+        """
+        assert self.store is not None and self.workspace is not None
+        keep = self.algorithm.retained()
+        if keep is None:
+            return
+        recs = self.store.recs("rec")
+        best = best_rec(recs, self.plan.direction)
+        keep = set(keep) | {best["rec_id"]} if best else set(keep)
+        keep |= {r["proposal"].get("resume_from") for r in recs if not r["status"].final}
+        pattern = self.plan.skill.info.automl.checkpoint_glob
+        for rec in recs:
+            if rec["rec_id"] in keep or not rec["status"].final or rec["extra"].get("checkpoints_deleted"):
+                continue
+            removed = 0
+            for path in find_checkpoints(self.workspace.job_dir(f"{rec['rec_id']:04d}") / "results", pattern):
+                path.unlink(missing_ok=True)
+                removed += 1
+            extra = dict(rec["extra"], checkpoints_deleted=removed)
+            extra.pop("checkpoint", None)
+            self.store.update_rec(rec["rec_id"], extra=extra)
 
     def _stop_reason(self, streak: list[tuple[str, str]]) -> str | None:
         """Why to stop launching, given the failures since the last success (None: keep going).
@@ -1061,7 +1144,15 @@ class AutoMLRunner:
             feedback = None
             if rec["status"].final:
                 feedback = Feedback(rec["rec_id"], rec["status"], rec["metric"], rec["failure_class"])
-            history.append((rec["rec_id"], Proposal.from_dict(rec["proposal"]), feedback))
+            intermediates = [
+                Feedback(rec["rec_id"], RecStatus.RUNNING, m["value"], epoch=m["step"], intermediate=True)
+                for m in self.store.metrics(rec["rec_id"], self.plan.metric)
+            ]
+            if feedback is not None and feedback.status is RecStatus.SUCCESS:
+                feedback = Feedback(
+                    rec["rec_id"], feedback.status, feedback.metric, epoch=rec["extra"].get("epochs_trained")
+                )
+            history.append((rec["rec_id"], Proposal.from_dict(rec["proposal"]), feedback, intermediates))
         self.algorithm.restore(history)
         baseline = self.store.meta("baseline") or {}
         if baseline.get("status") == "measured" and baseline.get("source") == "default_config":

@@ -161,6 +161,29 @@ class Param:
             return False
         return self.low - 1e-12 <= value <= self.high + 1e-12
 
+    def to_unit(self, value: Any) -> float:
+        """Position of ``value`` in [0, 1] (log-aware; options by index) for evolutionary search."""
+        if self.choices:
+            keys = [json.dumps(c, sort_keys=True) for c in self.choices]
+            index = keys.index(json.dumps(value, sort_keys=True))
+            return (index + 0.5) / len(self.choices)
+        low, high, x = float(self.low), float(self.high), float(value)
+        if self.log:
+            return (math.log(x) - math.log(low)) / (math.log(high) - math.log(low))
+        return (x - low) / (high - low)
+
+    def from_unit(self, u: float) -> Any:
+        """Inverse of :meth:`to_unit`, snapped to a valid value (step, integer, option)."""
+        u = min(max(float(u), 0.0), 1.0)
+        if self.choices:
+            return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
+        low, high = float(self.low), float(self.high)
+        x = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if self.log else low + u * (high - low)
+        if self.type is ParamType.INT:
+            step = self.step or 1
+            return int(min(max(int(low) + round((x - low) / step) * step, low), high))
+        return min(max(x, low), high)
+
     def describe(self) -> dict[str, Any]:
         """JSON-safe description for launch reviews and reports."""
         data = asdict(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,9 @@ BASELINE_REC_ID = 0
 class Store:
     """Thin typed access to ``state.db``. Open one per process; writes are serialized by SQLite."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, now: Callable[[], float] = time.time) -> None:
         self.path = path
+        self._now = now  # the runner's clock, so simulated runs record simulated times
         if readonly:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
         else:
@@ -120,7 +121,7 @@ class Store:
         failure_reason: str | None = None,
         failure_class: str | None = None,
     ) -> None:
-        now = time.time()
+        now = self._now()
         with self.tx() as db:
             db.execute(
                 "INSERT INTO recs (rec_id, kind, status, proposal, specs, budget, adjustments, failure_reason,"
@@ -148,7 +149,7 @@ class Store:
         if RecStatus(row["status"]).final and "status" in fields and fields["status"] != row["status"]:
             raise ValueError(f"recommendation {rec_id} is final ({row['status']}); refusing {fields['status']}")
         if "status" in fields and RecStatus(fields["status"]).final and "finished_at" not in fields:
-            fields["finished_at"] = time.time()
+            fields["finished_at"] = self._now()
         cols, vals = [], []
         for key, value in fields.items():
             if key in ("adjustments", "extra", "proposal", "specs"):
@@ -176,19 +177,19 @@ class Store:
         with self.tx() as db:
             db.execute(
                 "INSERT INTO jobs (name, rec_id, action, role, state, created_at) VALUES (?,?,?,?,?,?)",
-                (name, rec_id, action, role, "intent", time.time()),
+                (name, rec_id, action, role, "intent", self._now()),
             )
 
     def set_job_submitted(self, name: str, job_id: str) -> None:
         with self.tx() as db:
             db.execute(
                 "UPDATE jobs SET job_id = ?, state = 'submitted', submitted_at = ? WHERE name = ?",
-                (job_id, time.time(), name),
+                (job_id, self._now(), name),
             )
 
     def set_job_state(self, name: str, state: str) -> None:
         with self.tx() as db:
-            db.execute("UPDATE jobs SET state = ?, finished_at = ? WHERE name = ?", (state, time.time(), name))
+            db.execute("UPDATE jobs SET state = ?, finished_at = ? WHERE name = ?", (state, self._now(), name))
 
     def jobs(self, rec_id: int | None = None, *, open_only: bool = False) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
@@ -204,7 +205,7 @@ class Store:
         """Record an intermediate metric once; returns False if it was already known."""
         with self.tx() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO metrics VALUES (?,?,?,?,?)", (rec_id, step, name, value, time.time())
+                "INSERT OR IGNORE INTO metrics VALUES (?,?,?,?,?)", (rec_id, step, name, value, self._now())
             )
             return cur.rowcount > 0
 
@@ -219,7 +220,7 @@ class Store:
         with self.tx() as db:
             db.execute(
                 "INSERT INTO events (ts, rec_id, type, payload) VALUES (?,?,?,?)",
-                (time.time(), rec_id, type_, json.dumps(payload, default=str)),
+                (self._now(), rec_id, type_, json.dumps(payload, default=str)),
             )
 
     def events(self, type_: str | None = None) -> list[dict[str, Any]]:

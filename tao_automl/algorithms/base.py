@@ -76,12 +76,19 @@ class Proposal:
 
 @dataclass(frozen=True)
 class Feedback:
-    """The outcome of one recommendation, as told to the algorithm."""
+    """The outcome of one recommendation, as told to the algorithm.
+
+    ``intermediate`` feedback carries one per-epoch metric of a still-running recommendation
+    (status RUNNING); final feedback carries the last state, and ``epoch`` is how many epochs the
+    recommendation really trained (less than its budget when it was stopped early).
+    """
 
     rec_id: int
     status: RecStatus
     metric: float | None = None
     failure_class: str | None = None
+    epoch: int | None = None
+    intermediate: bool = False
 
 
 def fingerprint(params: dict[str, Any]) -> str:
@@ -105,11 +112,14 @@ class Algorithm(ABC):
         direction: Literal["maximize", "minimize"],
         settings: AutoMLSettings,
         seed: int | None = None,
+        resumable: bool = True,
     ) -> None:
         self.space = space
         self.direction = direction
         self.settings = settings
         self.seed = settings.automl_seed if seed is None else seed
+        #: The model can resume from an exact epoch checkpoint, so rungs can be climbed by promotion.
+        self.resumable = resumable
 
     @abstractmethod
     def propose(self, n: int) -> list[Proposal]:
@@ -133,12 +143,27 @@ class Algorithm(ABC):
     def warm_start(self, params: dict[str, Any], metric: float) -> None:  # noqa: B027 - optional hook
         """A configuration measured outside the search (the default-config baseline)."""
 
-    def restore(self, history: list[tuple[int, Proposal, Feedback | None]]) -> None:
-        """Rebuild state from the store on resume: bind every recommendation, report finished ones."""
-        for rec_id, proposal, feedback in history:
+    def restore(self, history: list[tuple[Any, ...]]) -> None:
+        """Rebuild state from the store on resume.
+
+        Each entry is ``(rec_id, proposal, final_feedback_or_None[, intermediate_feedbacks])``, in
+        launch order: every recommendation is bound, its intermediate results replayed, and
+        finished ones reported, exactly as the live run did.
+        """
+        for rec_id, proposal, feedback, *rest in history:
             self.bind(rec_id, proposal)
+            for item in rest[0] if rest else ():
+                self.report(item)
             if feedback is not None:
                 self.report(feedback)
+
+    def planned_recommendations(self) -> int | None:
+        """How many recommendations the schedule needs (None: as many as the budget allows)."""
+        return None
+
+    def retained(self) -> set[int] | None:
+        """Recommendations whose checkpoints may still be resumed (None: keep every checkpoint)."""
+        return None
 
     def better(self, a: float, b: float) -> bool:
         """True when ``a`` is strictly better than ``b`` in this run's direction."""

@@ -108,6 +108,8 @@ class BayesianSearch(Algorithm):
         self._trials[rec_id] = trial
 
     def report(self, feedback: Feedback) -> None:
+        if feedback.intermediate:
+            return
         trial = self._trials.pop(feedback.rec_id, None)
         if trial is None:
             return
@@ -152,7 +154,7 @@ class BayesianSearch(Algorithm):
         if self._worst is None or self.better(self._worst, metric):
             self._worst = metric
 
-    def restore(self, history: list[tuple[int, Proposal, Feedback | None]]) -> None:
+    def restore(self, history: list[tuple[Any, ...]]) -> None:
         """Rebuild the study: finished recommendations become trials, running ones are re-asked."""
         self.study = self._new_study()
         self._trials.clear()

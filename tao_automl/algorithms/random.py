@@ -36,6 +36,6 @@ class RandomSearch(Algorithm):
     def report(self, feedback: Feedback) -> None:
         """Random search learns nothing from results."""
 
-    def restore(self, history: list[tuple[int, Proposal, Feedback | None]]) -> None:
+    def restore(self, history: list[tuple[Any, ...]]) -> None:
         super().restore(history)
         self._rng = random.Random(f"{self.seed}:{len(history)}")

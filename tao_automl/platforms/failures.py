@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from tao_automl.redaction import redact
+
 if TYPE_CHECKING:
     from tao_automl.platforms.base import JobStatus
 
@@ -203,30 +205,6 @@ RULES: tuple[_Rule, ...] = (
         _rx(r"Traceback \(most recent call last\)", r"^\w+(?:\.\w+)*(?:Error|Exception)\b(?::|$)", flags=0),
     ),
 )
-
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(
-            r"(?i)\b([\w.-]*(?:api[_-]?key|access[_-]?key|secret|token|passw(?:or)?d|pwd|credential)[\w.-]*"
-            r"[\"']?\s*[=:]\s*[\"']?)([^\s\"',;&]+)"
-        ),
-        r"\1***",
-    ),
-    (re.compile(r"(?i)\b(authorization\s*[=:]\s*(?:bearer|basic|token)?\s*)(\S+)"), r"\1***"),
-    (re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=-]{8,})"), r"\1***"),
-    (re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)"), r"\1***\3"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "***"),
-    (re.compile(r"\bnvapi-[A-Za-z0-9_-]{10,}"), "***"),
-    (re.compile(r"\b(?:ghp|gho|ghs|github_pat|glpat|xox[abp]|sk)[-_][A-Za-z0-9_-]{16,}"), "***"),
-)
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a key, token or password value with ``***``."""
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
-
 
 def _failed(status: JobStatus) -> bool:
     return status.state in ("ERROR", "CANCELED")
