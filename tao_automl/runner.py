@@ -413,17 +413,15 @@ class AutoMLRunner:
     def _loop(self) -> None:
         assert self.store is not None
         while True:
-            self._fill_slots()
             self._poll()
-            launched = len(self.store.recs("rec"))
-            exhausted = launched >= self._total_recommendations() or not self._can_launch()
+            self._fill_slots()  # right after polling, so a finished job's slot never idles a poll interval
             if not self.running:
-                if exhausted:
+                launched = len(self.store.recs("rec"))
+                if launched >= self._total_recommendations() or not self._can_launch():
                     return
-                if not self._fill_slots() and not self.running:
-                    # Nothing runs and the algorithm proposes nothing: waiting would never end.
-                    self.store.set_meta(stop_reason=f"{self.plan.algorithm} had nothing more to propose")
-                    return
+                # Nothing runs and the algorithm proposes nothing: waiting would never end.
+                self.store.set_meta(stop_reason=f"{self.plan.algorithm} had nothing more to propose")
+                return
             self.clock.sleep(self._poll_interval())
 
     def _can_launch(self) -> bool:
