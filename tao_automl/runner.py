@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tao_automl.algorithms import Feedback, Proposal, RecStatus, get_algorithm_class
+from tao_automl.algorithms import Algorithm, Feedback, Proposal, RecStatus, get_algorithm_class
 from tao_automl.checkpoints import checkpoint_epoch, checkpoint_for_epoch, final_checkpoint, find_checkpoints
 from tao_automl.clock import Clock, SystemClock
 from tao_automl.errors import (
@@ -196,6 +196,7 @@ class AutoMLRunner:
                 base_checkpoint,
                 eval_spec_overrides,
             )
+            self.algorithm = self._make_algorithm(plan)  # may refuse the plan: before anything is written
             self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
             self.workspace = Workspace.create(root)
             self.store = Store(self.workspace.state_path, now=self.clock.now)
@@ -203,9 +204,8 @@ class AutoMLRunner:
         self.plan = plan
         self.resolver = MetricResolver(plan.metric, metric_extractor)
         self.eval_resolver = MetricResolver(plan.skill.info.automl.evaluate_metric or plan.metric, metric_extractor)
-        self.algorithm = get_algorithm_class(plan.algorithm)(
-            plan.space, direction=plan.direction, settings=plan.settings, resumable=self._resumable(plan)
-        )
+        if resume:
+            self.algorithm = self._make_algorithm(plan)
         self.store.set_meta(total_recommendations=self._total_recommendations())
         self.running: dict[str, _Running] = {}
         self._metricless = 0
@@ -480,6 +480,12 @@ class AutoMLRunner:
             )
             return
         self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
+
+    def _make_algorithm(self, plan: _Plan) -> Algorithm:
+        self.plan = plan
+        return get_algorithm_class(plan.algorithm)(
+            plan.space, direction=plan.direction, settings=plan.settings, resumable=self._resumable(plan)
+        )
 
     def _resumable(self, plan: _Plan) -> bool:
         """Whether rungs are climbed by promotion (resume the exact checkpoint) or by stopping."""

@@ -144,3 +144,15 @@ def test_cli_unknown_setting_exits_2_with_one_error_line(quadratic_skill: Path, 
     assert "did you mean 'automl_max_recommendations'?" in lines[0]
     assert proc.stdout == ""
     assert not workspace.exists()
+
+
+def test_pbt_on_a_model_without_resume_is_refused_before_writing(quadratic_skill: Path, tmp_path: Path) -> None:
+    skill = broken_copy(quadratic_skill, tmp_path)
+    info_path = skill / "references" / "skill_info.yaml"
+    info = yaml.safe_load(info_path.read_text())
+    del info["spec_params"]["train"]["train.resume_training_checkpoint_path"]
+    info_path.write_text(yaml.safe_dump(info, sort_keys=False))
+    runner = AutoMLRunner(skill_dir=skill, platform_sdk="local", workspace_dir=tmp_path / "ws")
+    error = run_expecting(runner, ConfigurationError, automl_algorithm="pbt")
+    assert error.field == "automl_algorithm"
+    assert not (tmp_path / "ws").exists()

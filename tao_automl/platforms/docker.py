@@ -38,8 +38,8 @@ from pydantic import BaseModel, ValidationError
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
-from tao_automl.platforms.failures import redact
 from tao_automl.platforms.local_supervisor import write_atomic
+from tao_automl.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,9 @@ class _Record(BaseModel):
     final: JobStatus | None = None
 
 
-class _Mount(BaseModel):
+class BindMount(BaseModel):
+    """A host path shown inside the container (at the same path unless ``target`` differs)."""
+
     source: Path
     target: Path
     read_only: bool = True
@@ -106,9 +108,13 @@ def _under(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
+def _system(path: Path) -> bool:
+    return any(_under(path, d) for d in _SYSTEM_DIRS)
+
+
 def _auto_mountable(path: Path) -> bool:
     """True for a path that may be mounted automatically: not ``/``, a top-level dir or a system dir."""
-    return len(path.parts) >= 3 and not any(_under(path, d) for d in _SYSTEM_DIRS)
+    return len(path.parts) >= 3 and not _system(path)
 
 
 def _strings(value: Any) -> list[str]:
@@ -225,7 +231,7 @@ class DockerPlatform(Platform):
         return dict(env)
 
     @staticmethod
-    def _parse_mount(spec: str | Mapping[str, Any]) -> _Mount:
+    def _parse_mount(spec: str | Mapping[str, Any]) -> BindMount:
         hint = 'use "SRC", "SRC:DST", "SRC:DST:ro|rw" or {"source": ..., "target": ..., "read_only": ...}'
         if isinstance(spec, str):
             parts = spec.split(":")
@@ -243,7 +249,7 @@ class DockerPlatform(Platform):
         else:
             raise PlatformError(f"cannot parse mount {spec!r}", field="mounts", hint=hint)
         try:
-            mount = _Mount.model_validate(fields)
+            mount = BindMount.model_validate(fields)
         except ValidationError as exc:
             raise PlatformError(f"cannot parse mount {spec!r}: {exc.errors()[0]['msg']}", field="mounts") from exc
         if not mount.source.is_absolute() or not mount.target.is_absolute():
@@ -362,15 +368,9 @@ class DockerPlatform(Platform):
     def _submit(self, job: JobRequest) -> str:
         job = self._absolute(job)
         job.workdir.mkdir(parents=True, exist_ok=True)
-        image = job.image or self.default_image
-        if not image:
-            raise PlatformError(
-                f"job {job.name!r} names no image and no default_image is set",
-                field="image",
-                hint="set container_image in the model skill or the docker platform option default_image",
-            )
+        image = self._image(job)
         container = container_name(job.name)
-        state_path = job.log_path.parent / f"{STATE_PREFIX}{container}.json"
+        state_path = self._state_file(job, container)
         self._claim(job, container, state_path)
         record = _Record(
             job=job.name, container=container, log_path=str(job.log_path), image=image, submitted_at=time.time()
@@ -404,6 +404,30 @@ class DockerPlatform(Platform):
         with contextlib.suppress(OSError):
             job.log_path.write_text(error + "\n", encoding="utf-8")
         return container
+
+    def _image(self, job: JobRequest) -> str:
+        image = job.image or self.default_image
+        if not image:
+            raise PlatformError(
+                f"job {job.name!r} names no image and no default_image is set",
+                field="image",
+                hint="set container_image in the model skill or the docker platform option default_image",
+            )
+        return image
+
+    @staticmethod
+    def _state_file(job: JobRequest, container: str) -> Path:
+        return job.log_path.parent / f"{STATE_PREFIX}{container}.json"
+
+    def run_argv(self, job: JobRequest) -> list[str]:
+        """The ``docker`` arguments ``submit`` would use for ``job`` (for review and tests).
+
+        Environment variables appear as ``-e NAME`` only; their values travel in the CLI's
+        environment, never in this list.
+        """
+        job = self._absolute(job)
+        container = container_name(job.name)
+        return self._run_command(job, container, self._image(job), self._state_file(job, container))[0]
 
     @staticmethod
     def _absolute(job: JobRequest) -> JobRequest:
@@ -521,35 +545,41 @@ class DockerPlatform(Platform):
                 busy[device] = busy.get(device, 0) + 1
         return busy
 
-    def job_mounts(self, job: JobRequest) -> list[_Mount]:
+    def job_mounts(self, job: JobRequest) -> list[BindMount]:
         """Bind mounts that show the job its files at their host paths.
 
         Read-write: the common parent of workdir, results dir and log dir when it is specific
         enough (at least two levels below ``/`` and not a system dir), else each of the three.
-        Read-only: the spec, the script's directory, and existing absolute paths named in the spec
-        or the command (checkpoints of other jobs, datasets), minus anything already covered.
+        Read-only: the spec and the script's directory (unless ``/`` or a system dir), and existing
+        absolute paths at least two levels deep named in the spec or the command (checkpoints of
+        other jobs, datasets), minus anything already covered.
         The platform's ``mounts`` option is added as given.
         """
         rw = [job.workdir, job.results_dir, job.log_path.parent]
         common = Path(os.path.commonpath([str(p) for p in rw]))
         if _auto_mountable(common) and common != Path.home() and common not in Path.home().parents:
             rw = [common]
-        ro: list[Path] = []
+        rw = [p for p in set(rw) if not any(p != q and _under(p, q) for q in rw)]
+        needed: list[Path] = []  # the job cannot run without these: mounted unless `/` or a system dir
+        found: list[Path] = []  # named somewhere: mounted when specific enough
         if job.spec_path is not None:
-            ro.append(job.spec_path)
-            ro += self._spec_paths(job.spec_path)
+            needed.append(job.spec_path)
+            found += self._spec_paths(job.spec_path)
         if job.python_script is not None:
             cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
-            ro += [cwd, (cwd / job.python_script.script).parent]
+            needed += [cwd, (cwd / job.python_script.script).parent]
         for token in (job.command or []) + (job.python_script.args if job.python_script else []):
             if token.startswith("/"):
-                ro.append(Path(token))
-        mounts = [_Mount(source=p, target=p, read_only=False) for p in sorted(set(rw))]
+                found.append(Path(token))
+        mounts = [BindMount(source=p, target=p, read_only=False) for p in sorted(rw)]
         covered = list(rw)
-        for path in sorted({Path(os.path.normpath(p)) for p in ro}, key=lambda p: len(p.parts)):
-            if not path.exists() or not _auto_mountable(path) or any(_under(path, c) for c in covered):
+        candidates = [(Path(os.path.normpath(p)), True) for p in needed]
+        candidates += [(Path(os.path.normpath(p)), False) for p in found]
+        for path, required in sorted(candidates, key=lambda c: (len(c[0].parts), not c[1])):
+            allowed = _auto_mountable(path) or (required and len(path.parts) > 1 and not _system(path))
+            if not allowed or not path.exists() or any(_under(path, c) for c in covered):
                 continue
-            mounts.append(_Mount(source=path, target=path, read_only=True))
+            mounts.append(BindMount(source=path, target=path, read_only=True))
             covered.append(path)
         return mounts + self.mounts
 
