@@ -23,7 +23,8 @@ MASK = "***"
 # Values that are obviously not secrets: masks, placeholders, variable references, booleans.
 _PLACEHOLDER = re.compile(
     r"""^(?:\*+|<[^>]*>|\$\{?[A-Za-z_]\w*\}?|\$\([^)]*\)|\.\.\.|x+|X+|null|none|None|nil|true|false|True|False
-    |SET|UNSET|REDACTED|\[REDACTED\]|changeme|dummy)$""",
+    |SET|UNSET|REDACTED|\[REDACTED\]|changeme|dummy
+    |[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$""",  # the last one is an env var *name* (api_key_env: HF_TOKEN)
     re.VERBOSE,
 )
 _RANDOM_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-]+$")
@@ -33,7 +34,9 @@ _SECRET_SUFFIX = r"(?:api[_-]?key|apikey|token|secret|password|passwd|pwd|passph
 _STRONG_WORDS = re.compile(r"(?i)token|secret|passw|pwd|passphrase|credential|api[_-]?key|apikey|auth|private")
 _NAME_VALUE = re.compile(
     r"""(?ix)
-    (?P<name>\b[\w.-]*?""" + _SECRET_SUFFIX + r""")\b
+    (?P<name>\b[\w.-]*?"""
+    + _SECRET_SUFFIX
+    + r""")\b
     (?P<sep>["']?\s*[=:]\s*)
     (?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"',;&)}\]]+)
     """

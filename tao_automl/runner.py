@@ -425,7 +425,22 @@ class AutoMLRunner:
             self.clock.sleep(self._poll_interval())
 
     def _can_launch(self) -> bool:
+        limit = self.plan.settings.automl_max_total_epochs
+        if limit is not None and self._epochs_committed() >= limit:
+            return False
         return self.store.meta("stop_reason") is None and not self.algorithm.done()
+
+    def _epochs_committed(self) -> int:
+        """Epochs spent or planned: finished recommendations count what they trained, others their plan."""
+        total = 0
+        for rec in self.store.recs("rec"):
+            start = rec["proposal"].get("start_epoch") or 0
+            if rec["status"] is RecStatus.INVALID_CONFIGURATION:
+                continue
+            trained = rec["extra"].get("epochs_trained")
+            end = trained if rec["status"].final and trained is not None else (rec["budget"] or 0)
+            total += max(0, end - start)
+        return total
 
     def _slots_free(self) -> int:
         return self.plan.settings.automl_max_concurrent - len(self.running)
@@ -461,9 +476,12 @@ class AutoMLRunner:
         adjustments, invalid = self._cap_batches(spec)
         budget = get_dotted(spec, self.plan.skill.epochs_key)
         status = RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING
+        start_epoch = 0  # promotions and PBT steps train only the epochs after their parent's
+        if proposal.resume_from is not None:
+            start_epoch = (self.store.rec(proposal.resume_from) or {}).get("extra", {}).get("epochs_trained") or 0
         self.store.add_rec(
             rec_id,
-            proposal.to_dict(),
+            {**proposal.to_dict(), "start_epoch": start_epoch},
             specs=flatten(spec),
             budget=budget,
             status=status,

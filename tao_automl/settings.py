@@ -76,6 +76,9 @@ class AutoMLSettings(BaseModel):
     automl_final_eval: bool = True
     automl_job_timeout: float | None = Field(None, gt=0, description="seconds before a job is canceled")
     automl_max_consecutive_failures: int = Field(5, ge=1)
+    automl_max_total_epochs: int | None = Field(
+        None, ge=1, description="epoch budget over all recommendations (promotions count only their extra epochs)"
+    )
     automl_rung_mode: Literal["auto", "promotion", "stopping"] = "auto"
     automl_min_epochs: int = Field(1, ge=1, description="smallest rung (r0) of multi-fidelity algorithms")
     automl_pbt_interval: int | None = Field(None, ge=1, description="epochs per PBT generation")

@@ -141,3 +141,14 @@ def test_restore_mid_schedule_continues_identically(quadratic_skill: Path, name:
     a, b = live.propose(3), restored.propose(3)
     assert [(p.budget, p.resume_from) for p in a] == [(p.budget, p.resume_from) for p in b]
     assert [p.params for p in a if p.resume_from] == [p.params for p in b if p.resume_from]
+
+
+@pytest.mark.parametrize("algorithm", ["asha", "hyperband", "random"])
+def test_epoch_budget_counts_only_new_epochs(quadratic_skill: Path, tmp_path: Path, algorithm: str) -> None:
+    result, platform = simulate(
+        quadratic_skill, tmp_path, algorithm, automl_max_total_epochs=27, automl_max_recommendations=100
+    )
+    assert platform.epochs_trained <= 27 + 9  # the last launch may start just under the limit
+    trained = {h["rec_id"]: h["epochs_trained"] for h in result["history"]}
+    spent = sum(h["epochs_trained"] - trained.get(h["resume_from"], 0) for h in result["history"])
+    assert spent == platform.epochs_trained

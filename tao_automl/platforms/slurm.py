@@ -29,7 +29,8 @@ import yaml
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
 from tao_automl.platforms.failures import redact
-from tao_automl.platforms.local import BASE_ENV_NAMES, BASE_ENV_PREFIXES, write_atomic
+from tao_automl.platforms.local import BASE_ENV_NAMES, BASE_ENV_PREFIXES
+from tao_automl.platforms.local_supervisor import write_atomic
 
 SKILL_INFO = Path(__file__).resolve().parents[2] / "skills" / "platform" / "slurm" / "references" / "skill_info.yaml"
 #: Used when the platform skill is not beside the package (a wheel install); a test keeps both equal.
@@ -46,7 +47,9 @@ POLL_SECONDS = 0.2
 
 _JOB_ID = re.compile(r"^\d+(?:_\d+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_TIME_LIMIT = re.compile(r"^(?:\d+|\d+:\d{2}|\d+:\d{2}:\d{2}|\d+-\d+|\d+-\d+:\d{2}|\d+-\d+:\d{2}:\d{2}|UNLIMITED|INFINITE)$")
+_TIME_LIMIT = re.compile(
+    r"^(?:\d+|\d+:\d{2}|\d+:\d{2}:\d{2}|\d+-\d+|\d+-\d+:\d{2}|\d+-\d+:\d{2}:\d{2}|UNLIMITED|INFINITE)$"
+)
 _SCONTROL_SPLIT = re.compile(r"\s+(?=[A-Za-z][\w:/]*=)")
 
 _PENDING = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"})
@@ -62,8 +65,7 @@ _ERROR_MESSAGES = {
     "SPECIAL_EXIT": "SPECIAL_EXIT: the job ended in Slurm's special exit state",
 }
 _INFRA = frozenset({"NODE_FAIL", "BOOT_FAIL"})
-# scancel's answers that mean there is nothing (left) to cancel.
-_NOTHING_TO_CANCEL = ("already completing or completed", "invalid job id")
+_INVALID_ID = "invalid job id"  # how squeue, scontrol and scancel say Slurm has no such job
 
 
 def load_resource_defaults() -> dict[str, Any]:
@@ -145,7 +147,9 @@ def map_state(state: str | None, exit_code: str | None = None, reason: str | Non
     if name == "FAILED":
         return JobStatus(state=JobState.ERROR, exit_code=code, message=f"FAILED{detail}, exit code {code}")
     if name in _ERROR_MESSAGES:
-        return JobStatus(state=JobState.ERROR, exit_code=code, message=_ERROR_MESSAGES[name], infra_failure=name in _INFRA)
+        return JobStatus(
+            state=JobState.ERROR, exit_code=code, message=_ERROR_MESSAGES[name], infra_failure=name in _INFRA
+        )
     return JobStatus(state=JobState.UNKNOWN, message=f"unrecognised Slurm state {state!r}")
 
 
@@ -226,9 +230,11 @@ class SlurmPlatform(Platform):
         self.partition = self._word(partition, "partition")
         self.account = self._word(account, "account")
         self.qos = self._word(qos, "qos")
-        self.cpus_per_task = self._positive_int(cpus_per_task or defaults["cpus"], "cpus_per_task")
-        self.memory_gb = self._positive_float(memory_gb or defaults["memory_gb"], "memory_gb")
-        self.time_limit = str(time_limit or defaults["time_limit"]).strip()
+        self.cpus_per_task = self._positive_int(
+            defaults["cpus"] if cpus_per_task is None else cpus_per_task, "cpus_per_task"
+        )
+        self.memory_gb = self._positive_float(defaults["memory_gb"] if memory_gb is None else memory_gb, "memory_gb")
+        self.time_limit = str(defaults["time_limit"] if time_limit is None else time_limit).strip()
         if not _TIME_LIMIT.match(self.time_limit):
             raise PlatformError(
                 f"time limit {self.time_limit!r} is not a Slurm time",
@@ -249,7 +255,9 @@ class SlurmPlatform(Platform):
         if user is not None and self.host is None:
             raise PlatformError("user is set but no host", field="user", hint="set host (or SLURM_HOSTNAME) too")
         self.user = self._word(user if user is not None else os.environ.get("SLURM_USER") or None, "user")
-        if ssh_options is not None and not (isinstance(ssh_options, list) and all(isinstance(o, str) for o in ssh_options)):
+        if ssh_options is not None and not (
+            isinstance(ssh_options, list) and all(isinstance(o, str) for o in ssh_options)
+        ):
             raise PlatformError("ssh_options must be a list of strings", field="ssh_options")
         self.ssh_options = list(ssh_options or [])
         self._python_given = python is not None
@@ -343,7 +351,7 @@ class SlurmPlatform(Platform):
         job.workdir.mkdir(parents=True, exist_ok=True)
         script = self.batch_script(job)
         script_path = job.log_path.parent / f"{job.name}.sbatch"
-        self._upload(script_path, script)
+        self._upload(script_path, script, [job.workdir, job.results_dir])
         argv, stdin = self.sbatch_command(job, script_path)
         done = self._run(argv, stdin=stdin)
         if done.returncode != 0:
@@ -358,13 +366,18 @@ class SlurmPlatform(Platform):
         self._remember(job_id, {"name": job.name, "log_path": str(job.log_path), "script": str(script_path)})
         return job_id
 
-    def _upload(self, path: Path, text: str) -> None:
+    def upload_command(self, path: Path, dirs: list[Path]) -> list[str]:
+        """The command that creates ``dirs`` and writes stdin to ``path`` on the login node."""
+        mkdir = shlex.join(["mkdir", "-p", *dict.fromkeys(str(d) for d in [*dirs, path.parent])])
+        return ["sh", "-c", f"{mkdir} && cat > {shlex.quote(str(path))}"]
+
+    def _upload(self, path: Path, text: str, dirs: list[Path]) -> None:
         """Write the batch script where the cluster reads it (here, or on the login node over ssh)."""
         if self.host is None:
             write_atomic(path, text)
             return
-        command = f"{shlex.join(['mkdir', '-p', str(path.parent)])} && cat > {shlex.quote(str(path))}"
-        done = self._run(["sh", "-c", command], stdin=text)
+        command = self.upload_command(path, dirs)
+        done = self._run(command, stdin=text)
         if done.returncode != 0:
             raise PlatformError(f"cannot write {path} on {self.host}: {redact(done.stderr.strip())}", field="host")
 
@@ -395,16 +408,31 @@ class SlurmPlatform(Platform):
                 raise PlatformError(f"script {script} does not exist", field="python_script.script")
             python = self.python if self._python_given or not container else "python3"
             argv = [python, str(script), *job.python_script.args]
+        ntasks = ["--ntasks-per-node=1"] if job.num_nodes > 1 else []
         if not container:
-            return argv, cwd
+            # One task per node when the job spans nodes; a single-node job runs in the batch step itself.
+            return ([*(["srun", *ntasks] if ntasks else []), *argv]), cwd
         assert job.image is not None
         mounts = list(dict.fromkeys([*(f"{d}:{d}" for d in self._job_dirs(job, cwd)), *self.container_mounts]))
         if self.container_runtime == "pyxis":
-            prefix = ["srun", f"--container-image={_pyxis_image(job.image)}", f"--container-mounts={','.join(mounts)}"]
-            prefix.append(f"--container-workdir={cwd}")
-            return [*prefix, *argv], cwd
-        prefix = ["apptainer", "exec", *(["--nv"] if job.gpus > 0 else []), "--bind", ",".join(mounts), "--pwd", str(cwd)]
-        return [*prefix, _apptainer_image(job.image), *argv], cwd
+            pyxis = [
+                f"--container-image={_pyxis_image(job.image)}",
+                f"--container-mounts={','.join(mounts)}",
+                f"--container-workdir={cwd}",
+            ]
+            return ["srun", *ntasks, *pyxis, *argv], cwd
+        nv = ["--nv"] if job.gpus > 0 else []
+        apptainer = [
+            "apptainer",
+            "exec",
+            *nv,
+            "--bind",
+            ",".join(mounts),
+            "--pwd",
+            str(cwd),
+            _apptainer_image(job.image),
+        ]
+        return [*(["srun", *ntasks] if ntasks else []), *apptainer, *argv], cwd
 
     @staticmethod
     def _job_dirs(job: JobRequest, cwd: Path) -> list[Path]:
@@ -421,6 +449,8 @@ class SlurmPlatform(Platform):
             ("job-name", job.name),
             ("output", log),
             ("error", log),
+            # A fresh log per job even where JobFileAppend=1 is the site default.
+            ("open-mode", "truncate"),
             ("partition", self.partition),
             ("account", self.account),
             ("qos", self.qos),
@@ -435,14 +465,16 @@ class SlurmPlatform(Platform):
         ]
         lines = ["#!/bin/bash"]
         lines += [f"#SBATCH --{key}={_directive_value(value, key)}" for key, value in directives if value]
+        # The runner owns retries (bounded, linked by retry_of, visible in the history): Slurm must
+        # not silently rerun a job after a node failure or preemption.
+        lines.append("#SBATCH --no-requeue")
         lines.append("# Written by tao_automl's slurm platform; credentials arrive by name through --export.")
         lines.append("export PYTHONUNBUFFERED=1")
         for key, value in sorted(job.env.items()):
             if not _ENV_NAME.match(key):
                 raise PlatformError(f"{key!r} is not an environment variable name", field="env")
             lines.append(f"export {key}={shlex.quote(value)}")
-        launcher = ["srun", "--ntasks-per-node=1"] if job.num_nodes > 1 and argv[0] != "srun" else []
-        lines.append(f"exec {shlex.join([*launcher, *argv])}")
+        lines.append(f"exec {shlex.join(argv)}")
         return "\n".join(lines) + "\n"
 
     def sbatch_command(self, job: JobRequest, script_path: Path) -> tuple[list[str], str | None]:
@@ -561,17 +593,21 @@ class SlurmPlatform(Platform):
 
     # ---- cancel --------------------------------------------------------------------------------
 
+    @staticmethod
+    def _over(status: JobStatus) -> bool:
+        """Nothing is left to stop: the job ended, or Slurm says it has no such job."""
+        return status.state.terminal or (status.state is JobState.UNKNOWN and _INVALID_ID in status.message.lower())
+
     def _cancel(self, job_id: str) -> None:
-        if not _JOB_ID.match(job_id) or self.status(job_id).state.terminal:
+        if not _JOB_ID.match(job_id) or self._over(self.status(job_id)):
             return
         done = self._run(["scancel", job_id])
-        if done.returncode != 0 and not any(s in done.stderr.lower() for s in _NOTHING_TO_CANCEL):
+        if done.returncode != 0 and not any(s in done.stderr.lower() for s in (_INVALID_ID, "already completing")):
             raise PlatformError(f"scancel {job_id} failed: {redact(done.stderr.strip())}", field="platform")
         # scancel only asks; the job is over when Slurm has ended its processes (it leaves COMPLETING).
         deadline = time.monotonic() + self.cancel_timeout_seconds
         while time.monotonic() < deadline:
-            state = self.status(job_id).state
-            if state.terminal or (state is JobState.UNKNOWN and self._scontrol(job_id) is None):
+            if self._over(self.status(job_id)):
                 return
             time.sleep(POLL_SECONDS)
         raise PlatformError(
