@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/parallel_speedup.py
+	$(PY) benchmarks/multifidelity_savings.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
