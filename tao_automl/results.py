@@ -51,8 +51,10 @@ def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | Non
     )
 
 
-def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
+def history_entry(rec: dict[str, Any], jobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One recommendation as published; ``jobs`` are its rows of the store's job table."""
     extra = rec.get("extra") or {}
+    train_jobs = [j for j in jobs or [] if j["role"] in ("train", "baseline_train") and j["job_id"]]
     return {
         "rec_id": rec["rec_id"],
         "specs": rec["specs"] or {},
@@ -63,19 +65,16 @@ def history_entry(rec: dict[str, Any]) -> dict[str, Any]:
         "failure_reason": rec["failure_reason"],
         "failure_class": rec["failure_class"],
         "adjustments": rec["adjustments"],
-        "job_id": extra.get("job_id"),
+        "job_id": train_jobs[-1]["job_id"] if train_jobs else extra.get("job_id"),
         "budget": rec["budget"],
         "resume_from": (rec["proposal"] or {}).get("resume_from"),
         "checkpoint": extra.get("checkpoint"),
         "note": (rec["proposal"] or {}).get("note", ""),
-        "retries": extra.get("retries", 0),
+        "retries": sum(1 for j in train_jobs if j["retry_of"]),
+        "jobs": [{"job_id": j["job_id"], "role": j["role"], "retry_of": j["retry_of"]} for j in jobs or []],
         "epochs_trained": extra.get("epochs_trained"),
         "early_stop_epoch": extra.get("early_stop_epoch"),
         "checkpoints_deleted": bool(extra.get("checkpoints_deleted")),
-        "jobs": [
-            {"job_id": j.get("job_id"), "role": j.get("role"), "retry_of": j.get("retry_of")}
-            for j in extra.get("jobs", [])
-        ],
         "started_at": rec["started_at"],
         "finished_at": rec["finished_at"],
         "duration_s": (rec["finished_at"] - rec["started_at"]) if rec["finished_at"] and rec["started_at"] else None,
@@ -89,6 +88,11 @@ def build_result(store: Store) -> dict[str, Any]:
     metric = meta.get("metric")
     recs = store.recs("rec")
     best = best_rec(recs, direction)
+    jobs: dict[int, list[dict[str, Any]]] = {}
+    for job in store.jobs():
+        jobs.setdefault(job["rec_id"], []).append(job)
+    history = [history_entry(r, jobs.get(r["rec_id"])) for r in recs]
+    best_entry = next((h for h in history if best and h["rec_id"] == best["rec_id"]), None)
     finished = [r for r in recs if r["status"].final]
     total = meta.get("total_recommendations") or len(recs)
     if meta.get("run_state") in ("complete", "stopped") and len(finished) == len(recs):
@@ -115,7 +119,7 @@ def build_result(store: Store) -> dict[str, Any]:
             "params": best["proposal"].get("params", {}),
             "metric_value": best["metric"],
             "adjustments": best["adjustments"],
-            "job_id": best["extra"].get("job_id"),
+            "job_id": best_entry["job_id"] if best_entry else None,
             "checkpoint": best["extra"].get("checkpoint"),
         },
         "progress": {
@@ -130,7 +134,7 @@ def build_result(store: Store) -> dict[str, Any]:
         },
         "baseline": baseline,
         "final_evaluation": final,
-        "history": [history_entry(r) for r in recs],
+        "history": history,
         "metric": {"name": metric, "direction": direction},
         "workspace": str(store.path.parent),
     }

@@ -338,6 +338,7 @@ class AutoMLRunner:
             action=plan.action,
             algorithm=plan.algorithm,
             settings=plan.settings.public_dict(),
+            settings_given=sorted(plan.settings.model_fields_set),
             metric=plan.metric,
             direction=plan.direction,
             base_spec=plan.base_spec,
@@ -383,7 +384,8 @@ class AutoMLRunner:
         meta = self.store.all_meta()
         if "skill_dir" not in meta:
             raise ConfigurationError("workspace holds no AutoML plan", field="workspace")
-        settings_raw = {k: v for k, v in meta["settings"].items() if k != "llm_api_key_set" and v is not None}
+        given = set(meta.get("settings_given") or meta["settings"])  # only what the user set: defaults stay defaults
+        settings_raw = {k: v for k, v in meta["settings"].items() if k in given and v is not None}
         settings = AutoMLSettings.parse(settings_raw)
         skill = ModelSkill.load(meta["skill_dir"])
         inputs = meta.get("inputs") or {}
@@ -555,46 +557,38 @@ class AutoMLRunner:
         return gpus * nodes
 
     def _submit(
-        self,
-        rec_id: int,
-        role: str,
-        action: str,
-        spec: dict[str, Any],
-        label: str,
-        attempt: int = 1,
-        retry_of: str | None = None,
+        self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str, retry_of: str | None = None
     ) -> bool:
-        """Record the intent, then submit. A submit error fails the recommendation, not the run."""
+        """Record the intent, then submit. A submit error fails the recommendation, not the run.
+
+        The attempt number comes from the job table, so a retry or a relaunch after a crash always
+        gets a fresh, unique job name.
+        """
         assert self.store is not None and self.workspace is not None and self.platform is not None
+        attempt = len(self.store.jobs(rec_id, role=role)) + 1
         name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
         job_dir = self.workspace.job_dir(label)
         gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
         request = prepare_job(self.plan.skill, action, spec, job_dir, name, gpus=gpus if isinstance(gpus, int) else 0)
-        self.store.add_job_intent(name, rec_id, action, role)
+        self.store.add_job_intent(name, rec_id, action, role, retry_of)
         try:
             job_id = self.platform.submit(request)
-        except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
+        except Exception as exc:  # noqa: BLE001 - any platform error is recorded, never fatal to the run
             self.store.set_job_state(name, "submit_failed")
             logger.warning("submit of %s failed: %s", name, exc)
             self._record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
             return False
         self.store.set_job_submitted(name, job_id)
-        now = self.clock.now()
-        self.running[name] = _Running(rec_id, role, name, job_id, job_dir, now)
-        rec = self.store.rec(rec_id)
-        if rec is not None and not rec["status"].final:
-            extra = dict(rec["extra"])
-            extra.setdefault("jobs", []).append({"role": role, "job_id": job_id, "name": name, "retry_of": retry_of})
-            if retry_of:
-                extra["retries"] = extra.get("retries", 0) + 1
-            if role in ("train", "baseline_train"):
-                extra["job_id"] = job_id
-            fields: dict[str, Any] = {"extra": extra}
-            if rec["status"] is RecStatus.PENDING:
-                fields.update(status=RecStatus.RUNNING, started_at=self.clock.now())
-            self.store.update_rec(rec_id, **fields)
+        self.running[name] = _Running(rec_id, role, name, job_id, job_dir, self.clock.now())
+        self._mark_running(rec_id)
         self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
+
+    def _mark_running(self, rec_id: int) -> None:
+        assert self.store is not None
+        rec = self.store.rec(rec_id)
+        if rec is not None and rec["status"] is RecStatus.PENDING:
+            self.store.update_rec(rec_id, status=RecStatus.RUNNING, started_at=self.clock.now())
 
     def _poll(self) -> None:
         assert self.platform is not None
@@ -693,21 +687,14 @@ class AutoMLRunner:
         """
         assert self.store is not None
         rec = self.store.rec(run.rec_id)
-        jobs = [j for j in rec["extra"].get("jobs", []) if j.get("role") == run.role]
-        if len(jobs) > self.plan.settings.automl_max_retries:
+        retries = sum(1 for j in self.store.jobs(run.rec_id, role=run.role) if j["retry_of"])
+        if retries >= self.plan.settings.automl_max_retries:
             return False
         label = self._label(run.rec_id, run.role)
-        self.store.event("retry", run.rec_id, job_id=run.job_id, reason=reason, attempt=len(jobs) + 1)
+        self.store.event("retry", run.rec_id, job_id=run.job_id, reason=reason, retry=retries + 1)
         self._notify("retry", rec_id=run.rec_id, job_id=run.job_id, reason=reason)
-        return self._submit(
-            run.rec_id,
-            run.role,
-            self.action,
-            expand_dotted(rec["specs"]),
-            label,
-            attempt=len(jobs) + 1,
-            retry_of=run.job_id,
-        )
+        spec = expand_dotted(rec["specs"])
+        return self._submit(run.rec_id, run.role, self.action, spec, label, retry_of=run.job_id)
 
     def _intermediate_final(self, run: _Running) -> None:
         if run.role == "train":
@@ -869,9 +856,8 @@ class AutoMLRunner:
             logger.warning("%s hook raised %s: %s", name, type(exc).__name__, exc)
             self.store.event("hook_error", payload.get("rec_id"), hook=name, error=f"{type(exc).__name__}: {exc}")
 
-    @staticmethod
-    def _public_rec(rec: dict[str, Any] | None) -> dict[str, Any]:
-        return history_entry(rec) if rec else {}
+    def _public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
+        return history_entry(rec, self.store.jobs(rec["rec_id"])) if rec and self.store else {}
 
     def _abort_running(self) -> None:
         assert self.platform is not None and self.store is not None
@@ -1056,7 +1042,7 @@ class AutoMLRunner:
         else:
             record.update(
                 rec_id=best["rec_id"],
-                train_job_id=best["extra"].get("job_id"),
+                train_job_id=self._public_rec(best)["job_id"],
                 checkpoint=best["extra"].get("checkpoint"),
             )
             record.update(self._final_measure(best))
@@ -1069,7 +1055,8 @@ class AutoMLRunner:
         hook = self._hooks["final_eval_fn"]
         if hook is not None:
             try:
-                value, meta = _metric_from_hook(_call_hook(hook, self._public_rec(best), best["extra"].get("job_id")))
+                public = self._public_rec(best)
+                value, meta = _metric_from_hook(_call_hook(hook, public, public["job_id"]))
             except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
             if value is None:
@@ -1140,6 +1127,7 @@ class AutoMLRunner:
                 self.running[job["name"]] = _Running(
                     job["rec_id"], job["role"], job["name"], job_id, self.workspace.job_dir(label), self.clock.now()
                 )
+                self._mark_running(job["rec_id"])  # a crash may have come between submit and this update
                 continue
             self.store.set_job_state(job["name"], "lost")
             if job_id is None and can_find:
@@ -1191,22 +1179,10 @@ class AutoMLRunner:
         """Submit again a job whose intent was recorded but which the platform never received."""
         assert self.store is not None
         rec = self.store.rec(job["rec_id"])
-        if rec is None or rec["status"].final:
+        if rec is None or rec["status"].final or job["role"] not in ("train", "baseline_train"):
             return
-        attempt = int(job["name"].rsplit("-a", 1)[-1]) + 1 if "-a" in job["name"] else 2
-        if job["role"] == "train":
-            self._submit(
-                rec["rec_id"],
-                "train",
-                self.action,
-                expand_dotted(rec["specs"]),
-                f"{rec['rec_id']:04d}",
-                attempt=attempt,
-            )
-        elif job["role"] == "baseline_train":
-            self._submit(
-                rec["rec_id"], "baseline_train", self.action, expand_dotted(rec["specs"]), "baseline", attempt=attempt
-            )
+        self._submit(rec["rec_id"], job["role"], self.action, expand_dotted(rec["specs"]), self._label(
+            rec["rec_id"], job["role"]))  # fmt: skip
 
     # ================================================================== listeners
     def _notify(self, event: str, **data: Any) -> None:

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     action TEXT NOT NULL,
     role TEXT NOT NULL,
     job_id TEXT,
+    retry_of TEXT,
     state TEXT NOT NULL,
     created_at REAL NOT NULL,
     submitted_at REAL,
@@ -172,12 +173,12 @@ class Store:
         return [_decode_rec(r) for r in self._db.execute(sql + " ORDER BY rec_id", args)]
 
     # ------------------------------------------------------------------ jobs
-    def add_job_intent(self, name: str, rec_id: int, action: str, role: str) -> None:
+    def add_job_intent(self, name: str, rec_id: int, action: str, role: str, retry_of: str | None = None) -> None:
         """Record a job *before* it is submitted, so a crash in between never submits it twice."""
         with self.tx() as db:
             db.execute(
-                "INSERT INTO jobs (name, rec_id, action, role, state, created_at) VALUES (?,?,?,?,?,?)",
-                (name, rec_id, action, role, "intent", self._now()),
+                "INSERT INTO jobs (name, rec_id, action, role, retry_of, state, created_at) VALUES (?,?,?,?,?,?,?)",
+                (name, rec_id, action, role, retry_of, "intent", self._now()),
             )
 
     def set_job_submitted(self, name: str, job_id: str) -> None:
@@ -191,14 +192,20 @@ class Store:
         with self.tx() as db:
             db.execute("UPDATE jobs SET state = ?, finished_at = ? WHERE name = ?", (state, self._now(), name))
 
-    def jobs(self, rec_id: int | None = None, *, open_only: bool = False) -> list[dict[str, Any]]:
+    def jobs(
+        self, rec_id: int | None = None, *, open_only: bool = False, role: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Jobs in creation order, optionally of one recommendation, one role, or still open."""
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
         if rec_id is not None:
             sql += " AND rec_id = ?"
             args.append(rec_id)
+        if role is not None:
+            sql += " AND role = ?"
+            args.append(role)
         if open_only:
             sql += " AND state IN ('intent', 'submitted')"
-        return [dict(r) for r in self._db.execute(sql + " ORDER BY created_at", args)]
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY created_at, rowid", args)]
 
     # ------------------------------------------------------------------ metrics and events
     def add_metric(self, rec_id: int, step: int, name: str, value: float) -> bool:

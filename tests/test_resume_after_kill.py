@@ -101,3 +101,42 @@ def _history(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]
         return [{"rec_id": r["rec_id"], "status": str(r["status"]), "metric": r["metric"]} for r in store.recs("rec")]
     finally:
         store.close()
+
+
+HYPERBAND_SCRIPT = textwrap.dedent("""
+    import sys
+    from tao_automl.runner import AutoMLRunner
+    ws, skill = sys.argv[1:3]
+    AutoMLRunner(skill_dir=skill, platform_sdk="local", workspace_dir=ws, poll_interval=0.05).run(
+        automl_algorithm="hyperband",
+        automl_settings={"automl_max_epochs": 9, "automl_max_concurrent": 3, "automl_baseline": False,
+                         "automl_final_eval": False},
+        spec_overrides={"dataset.num_samples": 64, "train.fail_mode": "sleep", "train.sleep_seconds": 0.1})
+""")
+
+
+def test_hyperband_resumes_its_brackets_after_sigkill(quadratic_skill: Path, tmp_path: Path) -> None:
+    ws_root = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-c", HYPERBAND_SCRIPT, str(ws_root), str(quadratic_skill)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+    def mid_bracket() -> bool:
+        try:
+            status = query_status(ws_root)
+        except Exception:  # noqa: BLE001 - the workspace may not exist yet
+            return False
+        return status["progress"]["completed"] >= 10 and len(status["running_jobs"]) >= 1
+
+    _wait_for(mid_bracket, timeout=120)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    run_dir = Path(query_status(ws_root)["workspace"])
+    result = AutoMLRunner(skill_dir=quadratic_skill, platform_sdk="local", workspace_dir=ws_root,
+                          poll_interval=0.05).run(workspace_path=run_dir, resume=True)  # fmt: skip
+    history = {h["rec_id"]: h for h in result["history"]}
+    assert len(history) == 22 == result["progress"]["completed"]  # the whole R=9, eta=3 schedule, once
+    assert sorted(h["budget"] for h in history.values()).count(9) == 1 + 1 + 3
+    for h in history.values():
+        assert len([j for j in h["jobs"] if j["role"] == "train"]) == 1  # nothing launched twice
+        if h["resume_from"] is not None:
+            assert history[h["resume_from"]]["params"] == h["params"]

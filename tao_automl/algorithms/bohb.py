@@ -34,9 +34,7 @@ class BOHB(Hyperband):
     def _tpe(self, observations: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            seed=self._rng.randrange(2**31), n_startup_trials=0, multivariate=True
-        )
+        sampler = optuna.samplers.TPESampler(seed=self._rng.randrange(2**31), n_startup_trials=0, multivariate=True)
         study = optuna.create_study(direction=self.direction, sampler=sampler)
         distributions = {p.name: p.distribution() for p in self.space}
         for params, value in observations:

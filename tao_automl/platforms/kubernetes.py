@@ -113,7 +113,10 @@ def _newest(pods: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _pod_failure(pod: Mapping[str, Any] | None) -> JobStatus:
     """ERROR status describing how ``pod`` ended (exit code, OOMKilled, eviction)."""
     if pod is None:
-        return JobStatus(state=JobState.ERROR, message="no pod left to explain the failure")
+        # The Job failed but its pod is gone (preempted, deleted by someone): the platform lost it.
+        return JobStatus(
+            state=JobState.ERROR, infra_failure=True, message="the failed pod is gone (deleted or preempted)"
+        )
     name = (pod.get("metadata") or {}).get("name", "?")
     pod_status = pod.get("status") or {}
     if pod_status.get("reason") == "Evicted":
