@@ -24,6 +24,7 @@ from urllib.parse import quote
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
 from tao_automl.platforms.local_supervisor import write_atomic
+from tao_automl.redaction import redact
 
 SUPERVISOR = Path(__file__).with_name("local_supervisor.py")
 DEFAULT_STATE_ROOT = Path("~/.cache/tao-automl/local-jobs")
@@ -154,7 +155,8 @@ class LocalPlatform(Platform):
         argv, cwd = self._argv(job)
         state_dir = job.log_path.parent / f".job-{_safe_name(job.name)}"
         self._claim(job, state_dir)
-        write_atomic(state_dir / "launch.json", json.dumps({"argv": argv, "cwd": str(cwd)}, indent=2))
+        # Records only: the process gets the real argv; a key someone put on a command line is not kept.
+        write_atomic(state_dir / "launch.json", redact(json.dumps({"argv": argv, "cwd": str(cwd)}, indent=2)))
         with open(state_dir / "supervisor.log", "ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-I", str(SUPERVISOR), str(state_dir), str(job.log_path), str(cwd), "--", *argv],
@@ -201,7 +203,7 @@ class LocalPlatform(Platform):
             )
         state_dir.mkdir(parents=True, exist_ok=True)
         # JobRequest holds passthrough *names* only, so this file never contains a secret.
-        write_atomic(state_dir / "request.json", job.model_dump_json(indent=2))
+        write_atomic(state_dir / "request.json", redact(job.model_dump_json(indent=2)))
         index = self._index_path(job.name)
         index.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(index, json.dumps({"state_dir": str(state_dir)}))
