@@ -76,19 +76,28 @@ def _aliases(skill_dir: Path) -> set[str]:
 def find_model_skill(alias: str | Path, roots: list[str | Path] | None = None) -> Path:
     """The skill directory for a path, a directory name, a skill ``name`` or a ``network_arch``.
 
+    Roots are searched in :func:`model_skill_roots` order and the first root holding a match wins,
+    so an installed skill bank (``$TAO_SKILL_BANK_PATH``) overrides a network this project also ships.
+
     Raises:
-        SkillError: nothing matches (with the closest aliases), or several skills match.
+        SkillError: nothing matches (with the closest aliases), or several skills of one root match.
     """
     path = Path(alias).expanduser()
     if (path / "references" / "skill_info.yaml").is_file():
         return path.resolve()
     wanted = _norm(str(alias))
     known: dict[str, list[Path]] = {}
+    first_root_matches: list[Path] = []
     for root in model_skill_roots(roots):
+        in_root = []
         for skill_dir in sorted(p for p in root.iterdir() if (p / "references" / "skill_info.yaml").is_file()):
-            for name in _aliases(skill_dir):
+            names = _aliases(skill_dir)
+            for name in names:
                 known.setdefault(name, []).append(skill_dir)
-    matches = list(dict.fromkeys(known.get(wanted, [])))
+            if wanted in names:
+                in_root.append(skill_dir)
+        first_root_matches = first_root_matches or in_root
+    matches = list(dict.fromkeys(first_root_matches))
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
