@@ -27,7 +27,8 @@ from tao_automl.errors import (
 from tao_automl.launch import check_runnable, prepare_job
 from tao_automl.metrics import MetricResolver, as_metric
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
-from tao_automl.results import best_rec, build_result, history_entry, query_status
+from tao_automl.preflight import load_platform_skill
+from tao_automl.results import BASELINE_STATUSES, best_rec, build_result, history_entry, query_status
 from tao_automl.settings import AutoMLSettings
 from tao_automl.skill import ModelSkill
 from tao_automl.space import SearchSpace, build_search_space
@@ -82,6 +83,17 @@ class _Plan:
     base_spec: dict[str, Any]
     eval_overrides: dict[str, Any]
     inputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _plain(value: Any) -> bool:
+    """JSON-native data (no client objects), safe to persist and to pass again on resume."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
 
 
 def _call_hook(fn: Callable[..., Any] | None, *args: Any) -> Any:
@@ -165,11 +177,15 @@ class AutoMLRunner:
         eval_dataset_uri: str | None = None,
         base_checkpoint: str | None = None,
         eval_spec_overrides: dict[str, Any] | None = None,
+        baseline_record: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run (or resume) the study and return the result dict of DESIGN §2.
 
         All inputs are validated before anything is written, so a bad input leaves no workspace.
+        ``baseline_record`` is a baseline already measured for this plan (the MCP server's
+        ``run_baseline_eval``): it becomes the run's baseline as is instead of being measured again.
         """
+        self._baseline_record = dict(baseline_record) if baseline_record else None
         self._hooks = {
             "metric_extractor": metric_extractor,
             "eval_fn": eval_fn,
@@ -183,6 +199,8 @@ class AutoMLRunner:
             self.workspace = Workspace.open_existing(root)
             self.store = Store(self.workspace.state_path, now=self.clock.now)
             plan = self._plan_from_store()
+            # Options the run was launched with (a partition, a namespace) hold on resume unless given again.
+            self.platform_options = self.platform_options or dict(self.store.meta("platform_options") or {})
             self.platform = as_platform(self.platform_sdk, **self._platform_options(self.workspace.run_dir.parent))
         else:
             plan = self._plan(
@@ -300,9 +318,12 @@ class AutoMLRunner:
             if get_dotted(expand_dotted(overrides), key) is None:
                 set_dotted(base_spec, key, value)
         if base_checkpoint:
-            for key, role in skill.info.spec_params.get(self.action, {}).items():
-                if role == "ptm_if_no_resume_model":
-                    set_dotted(base_spec, key, base_checkpoint)
+            # The whole model, not a backbone: TAO skills map both to ptm_if_no_resume_model.
+            keys = [
+                k for k, role in skill.info.spec_params.get(self.action, {}).items() if role == "ptm_if_no_resume_model"
+            ]
+            for key in [k for k in keys if "backbone" not in k] or keys[:1]:
+                set_dotted(base_spec, key, base_checkpoint)
         inputs = {
             "spec_overrides": overrides,
             "automl_hyperparameters": hyperparameters,
@@ -339,6 +360,7 @@ class AutoMLRunner:
             algorithm=plan.algorithm,
             settings=plan.settings.public_dict(),
             settings_given=sorted(plan.settings.model_fields_set),
+            platform_options={k: v for k, v in self.platform_options.items() if _plain(v)},
             metric=plan.metric,
             direction=plan.direction,
             base_spec=plan.base_spec,
@@ -569,7 +591,15 @@ class AutoMLRunner:
         name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
         job_dir = self.workspace.job_dir(label)
         gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
-        request = prepare_job(self.plan.skill, action, spec, job_dir, name, gpus=gpus if isinstance(gpus, int) else 0)
+        request = prepare_job(
+            self.plan.skill,
+            action,
+            spec,
+            job_dir,
+            name,
+            gpus=gpus if isinstance(gpus, int) else 0,
+            env_passthrough=self._env_passthrough(),
+        )
         self.store.add_job_intent(name, rec_id, action, role, retry_of)
         try:
             job_id = self.platform.submit(request)
@@ -583,6 +613,18 @@ class AutoMLRunner:
         self._mark_running(rec_id)
         self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
+
+    def _env_passthrough(self) -> list[str]:
+        """Names (never values) of credentials a job may inherit: the setting, else the platform skill's."""
+        if self.plan.settings.automl_env_passthrough is not None:
+            return list(self.plan.settings.automl_env_passthrough)
+        try:
+            info, _ = load_platform_skill(getattr(self.platform, "name", ""))
+        except AutoMLError:
+            return []
+        names = [*info.required_credentials, *info.optional_credentials]
+        names += [n for group in info.credential_groups for n in group.require_one_of]
+        return list(dict.fromkeys(names))
 
     def _mark_running(self, rec_id: int) -> None:
         assert self.store is not None
@@ -885,6 +927,9 @@ class AutoMLRunner:
         if not settings.automl_baseline:
             self._set_baseline(enabled=False, status="skipped", reason="automl_baseline is false")
             return
+        if getattr(self, "_baseline_record", None) is not None:
+            self._use_baseline_record(self._baseline_record)
+            return
         hook = self._hooks["baseline_fn"]
         if hook is not None:
             try:
@@ -932,6 +977,21 @@ class AutoMLRunner:
             self._set_baseline(status="failure", reason=invalid, failure_class="invalid_configuration")
             return
         self._submit(BASELINE_REC_ID, "baseline_train", self.action, spec, "baseline")
+
+    def _use_baseline_record(self, record: dict[str, Any]) -> None:
+        """Take a baseline measured before the run: status, metric and job ids kept, its origin noted."""
+        fields = {k: v for k, v in record.items() if k not in ("enabled", "comparison_to_best", "timing")}
+        status = fields.get("status") if fields.get("status") in BASELINE_STATUSES else "provided"
+        if fields.get("metric_name") not in (None, self.plan.metric):
+            status = "unavailable"
+            fields["reason"] = f"the given baseline measured '{fields['metric_name']}', not '{self.plan.metric}'"
+        fields.update(enabled=True, status=status, metric_name=self.plan.metric)
+        fields.setdefault("provided_by", "baseline_record")
+        self._set_baseline(**fields)
+        value = as_metric(fields.get("metric_value"))
+        if status == "measured" and value is not None and fields.get("source", "default_config") == "default_config":
+            defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
+            self.algorithm.warm_start(defaults, value)
 
     def _baseline_train_done(self, run: _Running, state: JobState) -> None:
         assert self.store is not None and self.platform is not None

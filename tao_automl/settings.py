@@ -76,6 +76,9 @@ class AutoMLSettings(BaseModel):
     automl_final_eval: bool = True
     automl_job_timeout: float | None = Field(None, gt=0, description="seconds before a job is canceled")
     automl_max_consecutive_failures: int = Field(5, ge=1)
+    automl_env_passthrough: list[str] | None = Field(
+        None, description="env var NAMES jobs may inherit (default: the platform skill's credential names)"
+    )
     automl_max_total_epochs: int | None = Field(
         None, ge=1, description="epoch budget over all recommendations (promotions count only their extra epochs)"
     )
