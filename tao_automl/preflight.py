@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,15 @@ class ToolHint(BaseModel):
 
 
 class CredentialGroup(BaseModel):
+    """At least one of ``require_one_of`` must be set - only ``when`` the named condition holds.
+
+    Conditions: ``registry_image`` (the job image is pulled from a registry, not a local image),
+    ``remote`` (the platform is reached over ssh). An unknown condition is treated as holding.
+    """
+
     name: str
     require_one_of: list[str]
+    when: str | None = None
 
 
 class Reachability(BaseModel):
@@ -243,6 +250,7 @@ def load_platform_skill(name: str, roots: Sequence[str | Path] | None = None) ->
 class _Context:
     env: Mapping[str, str]
     install_hints: dict[str, ToolHint]  # failed check name -> how to install what it missed
+    conditions: Mapping[str, bool] = field(default_factory=dict)
 
 
 def _present(env: Mapping[str, str], name: str) -> bool:
@@ -257,7 +265,10 @@ def _flag(env: Mapping[str, str], name: str) -> str:
 def _tool_available(tool: str, hint: ToolHint, env: Mapping[str, str]) -> bool:
     if hint.module:
         importlib.invalidate_caches()
-        return importlib.util.find_spec(hint.module) is not None
+        try:
+            return importlib.util.find_spec(hint.module) is not None
+        except (ImportError, ValueError):
+            return False
     return shutil.which(tool, path=env.get("PATH")) is not None
 
 
@@ -286,7 +297,12 @@ def _platform_checks(name: str, roots: Sequence[str | Path] | None, ctx: _Contex
                     name=f"tool:{tool}",
                     status=CheckStatus.FAIL,
                     evidence=f"{'module ' + hint.module if hint.module else tool} not found",
-                    fix=f"{_install_text(hint)} (or rerun with --install-missing-tools after the user agrees)",
+                    fix=_install_text(hint)
+                    + (
+                        " (or rerun with --install-missing-tools after the user agrees)"
+                        if hint.debian or hint.pip
+                        else ""
+                    ),
                 )
             )
     for var in info.required_credentials:
@@ -300,6 +316,15 @@ def _platform_checks(name: str, roots: Sequence[str | Path] | None, ctx: _Contex
             )
         )
     for group in info.credential_groups:
+        if group.when is not None and not ctx.conditions.get(group.when, True):
+            checks.append(
+                Check(
+                    name=f"credentials:{group.name}",
+                    status=CheckStatus.SKIP,
+                    evidence=f"applies only when {group.when}",
+                )
+            )
+            continue
         ok = any(_present(ctx.env, var) for var in group.require_one_of)
         checks.append(
             Check(
@@ -326,7 +351,7 @@ def _reachability(reach: Reachability, ctx: _Context) -> Check:
             name="platform:reachability",
             status=CheckStatus.FAIL,
             evidence=f"cannot run `{shown}`: {argv[0] if argv else 'empty command'} not found",
-            fix=reach.fix or "install the platform CLI (see the tool checks)",
+            fix=f"install {argv[0]} first (see tool:{argv[0]})" if argv else "fix reachability.command in the skill",
         )
     try:
         proc = subprocess.run(
@@ -433,6 +458,15 @@ def _s3_credential_state(env: Mapping[str, str]) -> tuple[dict[str, str] | None,
     return None, ", ".join(_flag(env, n) for n in names)
 
 
+def _boto3_importable() -> bool:
+    importlib.invalidate_caches()
+    try:
+        importlib.import_module("boto3")
+    except ImportError:
+        return False
+    return True
+
+
 def _s3_client(env: Mapping[str, str], source: dict[str, str]) -> Any:
     import boto3
     from botocore.config import Config
@@ -475,8 +509,7 @@ def _check_s3_path(label: str, location: str, ctx: _Context) -> tuple[Check, _Pa
     name = f"path:{label}"
     failed = _PathState(location, ok=False)
     source, cred_evidence = _s3_credential_state(ctx.env)
-    importlib.invalidate_caches()
-    if importlib.util.find_spec("boto3") is None:
+    if not _boto3_importable():
         ctx.install_hints[name] = ToolHint(pip=BOTO3_SPEC, module="boto3")
         install = shlex.join([sys.executable, "-m", "pip", "install", BOTO3_SPEC])
         return Check(
@@ -739,6 +772,21 @@ def _overall(checks: list[Check]) -> CheckStatus:
     return CheckStatus.WARN if CheckStatus.WARN in statuses else CheckStatus.PASS
 
 
+def _default_conditions(
+    model: str | None, action: str, skill_roots: Sequence[str | Path] | None, env: Mapping[str, str]
+) -> dict[str, bool]:
+    """``registry_image``: the model's image names a registry host; ``remote``: an ssh login node is set."""
+    out = {"remote": _present(env, "SLURM_HOSTNAME")}
+    if model:
+        try:
+            image = resolve_image(model, action, roots=list(skill_roots) if skill_roots else None).image
+        except AutoMLError:
+            image = None
+        first = (image or "").split("/", 1)[0]
+        out["registry_image"] = bool(image) and "/" in (image or "") and ("." in first or ":" in first)
+    return out
+
+
 def run_preflight(
     *,
     platform: str | None = None,
@@ -753,6 +801,7 @@ def run_preflight(
     platform_roots: Sequence[str | Path] | None = None,
     env: Mapping[str, str] | None = None,
     runner: Runner = _run,
+    conditions: Mapping[str, bool] | None = None,
 ) -> PreflightResult:
     """Run every requested check; nothing is installed unless ``install_missing_tools``.
 
@@ -767,6 +816,8 @@ def run_preflight(
         skill_roots: extra directories of model skills; platform_roots: of platform skills.
         env: environment to check and to run commands with (default ``os.environ``).
         runner: how install commands are run (argv -> CompletedProcess).
+        conditions: which ``when:`` conditions of credential groups hold; by default ``registry_image``
+            is derived from the model's image and ``remote`` from ``SLURM_HOSTNAME``.
     """
     env = os.environ if env is None else env
     items = list(paths.items()) if isinstance(paths, Mapping) else list(paths or [])
@@ -786,9 +837,11 @@ def run_preflight(
             checks.append(_disk_check(min_free_disk_gb, disk_path))
         return checks
 
-    ctx = _Context(env=env, install_hints={})
+    known = dict(_default_conditions(model, action, skill_roots, env))
+    known.update(conditions or {})
+    ctx = _Context(env=env, install_hints={}, conditions=known)
     checks = all_checks(ctx)
     if install_missing_tools and ctx.install_hints:
         installs = _install(ctx.install_hints, runner)
-        checks = installs + all_checks(_Context(env=env, install_hints={}))
+        checks = installs + all_checks(_Context(env=env, install_hints={}, conditions=known))
     return PreflightResult(overall=_overall(checks), checks=checks)

@@ -20,11 +20,16 @@ __all__ = ["MASK", "SecretFinding", "find_secrets", "is_secret_name", "redact", 
 
 MASK = "***"
 
-# Values that are obviously not secrets: masks, placeholders, variable references, booleans.
+# Values that are obviously not secrets: masks, placeholders, variable references, booleans, and
+# what code and docs put after a secret's name (type hints, attribute paths, snake_case names).
 _PLACEHOLDER = re.compile(
     r"""^(?:\*+|<[^>]*>|\$\{?[A-Za-z_]\w*\}?|\$\([^)]*\)|\.\.\.|x+|X+|null|none|None|nil|true|false|True|False
     |SET|UNSET|REDACTED|\[REDACTED\]|changeme|dummy
-    |[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)$""",  # the last one is an env var *name* (api_key_env: HF_TOKEN)
+    |str|int|bool|float|bytes|dict|list|Any|Optional|SecretStr
+    |[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+           # an env var *name* (api_key_env: HF_TOKEN)
+    |[a-z]+(?:_[a-z]+)+                      # a snake_case identifier (token = access_token)
+    |[A-Za-z_]+(?:\.[A-Za-z_]+)+             # an attribute path without digits (self.token)
+    )$""",
     re.VERBOSE,
 )
 _RANDOM_CHARS = re.compile(r"^[A-Za-z0-9+/=_\-]+$")
@@ -34,11 +39,11 @@ _SECRET_SUFFIX = r"(?:api[_-]?key|apikey|token|secret|password|passwd|pwd|passph
 _STRONG_WORDS = re.compile(r"(?i)token|secret|passw|pwd|passphrase|credential|api[_-]?key|apikey|auth|private")
 _NAME_VALUE = re.compile(
     r"""(?ix)
-    (?P<name>\b[\w.-]*?"""
+    (?P<name>(?<![\w.-])[\w.-]*?"""
     + _SECRET_SUFFIX
-    + r""")\b
-    (?P<sep>["']?\s*[=:]\s*)
-    (?P<value>"[^"\n]*"|'[^'\n]*'|[^\s"',;&)}\]]+)
+    + r""")(?![\w.-])
+    (?P<sep>["']?\s*[=:]\s*)(?!=)
+    (?P<value>"[^"\n]*"|'[^'\n]*'|<[^>\n]*>|[^\s"',;&(){}\[\]`=][^\s"',;&(){}\[\]`]*)
     """
 )
 
@@ -51,7 +56,7 @@ class _Rule:
     keep: int = 0  # leading characters shown before the mask (``nvapi-***``) so a reader knows what leaked
 
 
-# Ordered: place-based rules first (they see ``X-Amz-Credential=AKIA...`` before the AKIA rule).
+# Ordered: place-based rules first (a presigned URL's credential parameter before the AKIA rule).
 _RULES: tuple[_Rule, ...] = (
     _Rule(
         "presigned_url",
@@ -61,10 +66,10 @@ _RULES: tuple[_Rule, ...] = (
         ),
         2,
     ),
-    _Rule("url_password", re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^/\s:@]+:)([^@\s/]+)(@)"), 2),
+    _Rule("url_password", re.compile(r"(?i)((?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*://[^/\s:@]+:)([^@\s/]+)(@)"), 2),
     _Rule(
         "private_key",
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"),
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|(?=\n?\Z))"),
     ),
     _Rule("authorization", re.compile(r"(?i)\b(authorization\s*[=:]\s*(?:bearer|basic|token)?\s*)(\S+)"), 2),
     _Rule("bearer_token", re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9._~+/=\-]{8,})"), 2),
@@ -108,18 +113,26 @@ def _is_key_name(name: str) -> bool:
 
 def _value_is_secret(name: str, value: str) -> bool:
     bare, _ = _unquote(value)
-    if not bare or _PLACEHOLDER.match(bare) or MASK in bare:
+    if not bare or _PLACEHOLDER.match(bare) or MASK in bare or bare.lower() == name.lower().split(".")[-1]:
         return False
     return is_secret_name(name) or _looks_random(bare)
+
+
+def _is_code_or_prose(match: re.Match[str]) -> bool:
+    """``key = split(x)``, ``token = env[k]`` or ``token: Refuse to submit`` is not a value at all."""
+    rest = match.string[match.end("value") :]
+    value = match.group("value")
+    words = re.fullmatch(r"[A-Za-z][A-Za-z/\-]*", value) is not None
+    return rest[:1] in ("(", "[") or (words and re.match(r" [A-Za-z]", rest) is not None)
 
 
 def _sub_named(text: str, on_hit: Callable[[str, int], None] | None = None) -> str:
     def replace(match: re.Match[str]) -> str:
         name, value = match.group("name"), match.group("value")
-        if not _value_is_secret(name, value):
+        if not _value_is_secret(name, value) or _is_code_or_prose(match):
             return match.group(0)
         if on_hit is not None:
-            on_hit("named_secret:" + name, match.start("value"))
+            on_hit(f"named_secret:{name}", match.start("value"))
         _, quote = _unquote(value)
         return f"{name}{match.group('sep')}{quote}{MASK}{quote}"
 
@@ -143,11 +156,7 @@ def _apply(text: str, on_hit: Callable[[str, int], None] | None = None) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with every secret-looking value replaced by ``***`` (a known prefix is kept).
-
-    >>> redact("https://user:pa55@host/x password=abc")
-    'https://user:***@host/x password=***'
-    """
+    """``text`` with every secret-looking value replaced by ``***`` (a known prefix such as ``nvapi-`` is kept)."""
     if not text:
         return text
     return _apply(text)

@@ -39,6 +39,7 @@ MARKER = "@@tao-automl "
 # ``brev ls --json`` statuses after which no job of ours survives on the instance.
 INSTANCE_GONE = frozenset({"STOPPED", "STOPPING", "DELETING", "FAILURE", "DELETED"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_INSTANCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 # Runs detached on the instance as ``sh -c <this> tao-automl-job <state dir> <argv...>``: records
 # its pid (= process group) and boot id, honours a cancel that came first, runs the job, and
@@ -160,8 +161,10 @@ class BrevPlatform(Platform):
                 field="instance",
                 hint="pass instance=<name from `brev ls`>",
             )
-        if ":" in str(instance) or str(instance).startswith("-"):
-            raise PlatformError(f"invalid instance name {instance!r}", field="instance")
+        if not _INSTANCE_NAME.match(str(instance).strip()):
+            raise PlatformError(
+                f"invalid instance name {instance!r}", field="instance", hint="names are letters, digits, '.', '_', '-'"
+            )
         found = shutil.which(brev_bin)
         if found is None:
             raise PlatformError(
@@ -294,6 +297,8 @@ class BrevPlatform(Platform):
             raise PlatformError(f"invalid variable names in env_passthrough: {', '.join(bad)}", field="env_passthrough")
         job = job.model_copy(
             update={
+                # The token is the CLI's, on this machine; a job never needs it.
+                "env_passthrough": [n for n in job.env_passthrough if n != TOKEN_VAR],
                 "workdir": job.workdir.absolute(),
                 "results_dir": job.results_dir.absolute(),
                 "log_path": job.log_path.absolute(),
@@ -365,11 +370,14 @@ class BrevPlatform(Platform):
                 f'[ -n "${{{name}:-}}" ] || echo "tao-automl: warning: {name} is not set on instance '
                 f'{self.instance}; the job runs without it" >> "$d/log"'
             )
+        missing = f"tao-automl: cannot enter the working directory on {self.instance}: No such file or directory: {cwd}"
         lines += [
-            f'cd {shlex.quote(cwd)} 2>/dev/null || {{ echo "tao-automl: cannot enter the working directory on '
-            f'instance {self.instance}: No such file or directory: {cwd}" >> "$d/log"; echo 2 > "$d/exit_code"; }}',
-            f'[ -e "$d/exit_code" ] || nohup setsid sh -c {shlex.quote(_JOB_WRAPPER)} tao-automl-job "$d" '
-            f"{shlex.join(argv)} > /dev/null 2>&1 < /dev/null &",
+            f"cd {shlex.quote(cwd)} 2>/dev/null || {{ printf '%s\\n' {shlex.quote(missing)} >> \"$d/log\"; "
+            'echo 2 > "$d/exit_code"; }',
+            # ``if`` (not ``||``): with ``a || b &`` the shell backgrounds a subshell that keeps the CLI's
+            # stdout open until the job ends, and ``brev exec`` would wait for it.
+            f'if [ ! -e "$d/exit_code" ]; then nohup setsid sh -c {shlex.quote(_JOB_WRAPPER)} tao-automl-job "$d" '
+            f"{shlex.join(argv)} > /dev/null 2>&1 < /dev/null & fi",
             'echo "@@tao-automl {\\"launched\\": true}"',
         ]
         return "\n".join(lines)

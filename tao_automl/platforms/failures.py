@@ -110,6 +110,7 @@ RULES: tuple[_Rule, ...] = (
             r"\bOOMKilled\b",
             r"std::bad_alloc",
             r"Killed process \d+ .*out of memory",
+            r"\boom[-_ ]kill",  # Slurm cgroup: "Detected 1 oom-kill event(s)"
             r"CUBLAS_STATUS_ALLOC_FAILED",
         ),
         exit_codes=frozenset({137}),
@@ -134,6 +135,7 @@ RULES: tuple[_Rule, ...] = (
             r"pull access denied",
             r"failed to pull image",
             r"Unable to find image",
+            r"No such image",
             r"cannot start command",
             r"command not found",
         ),
@@ -189,6 +191,7 @@ RULES: tuple[_Rule, ...] = (
         "infrastructure failure",
         _rx(
             r"\bNODE_FAIL\b",
+            r"could not select device driver",  # GPU runtime missing on the node
             r"connection refused",
             r"connection reset by peer",
             r"no route to host",
@@ -205,6 +208,7 @@ RULES: tuple[_Rule, ...] = (
         _rx(r"Traceback \(most recent call last\)", r"^\w+(?:\.\w+)*(?:Error|Exception)\b(?::|$)", flags=0),
     ),
 )
+
 
 def _failed(status: JobStatus) -> bool:
     return status.state in ("ERROR", "CANCELED")
