@@ -60,7 +60,12 @@ def _load_mapping(path: str | None, flag: str) -> dict[str, Any]:
 
 def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     if not demo:
-        p.add_argument("--skill", required=True, help="model skill directory (skills/models/<network>)")
+        p.add_argument("--skill", help="model skill directory (skills/models/<network>)")
+        p.add_argument(
+            "--plan-file",
+            help="JSON plan (skill, platform, platform_options, algorithm, settings, spec_overrides, "
+            "custom_param_ranges, automl_hyperparameters, baseline_record, ...); replaces the other run inputs",
+        )
     p.add_argument("--platform", default="local", help="platform name (local, docker, slurm, ...)")
     p.add_argument("--algorithm", default="bayesian")
     p.add_argument("--max-recommendations", type=int, default=8 if demo else None)
@@ -173,6 +178,47 @@ def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
         )
 
 
+#: Keys of a ``--plan-file`` (what the MCP server's ``launch_automl`` writes).
+PLAN_KEYS = frozenset(
+    {
+        "skill", "platform", "platform_options", "algorithm", "settings", "spec_overrides", "custom_param_ranges",
+        "automl_hyperparameters", "baseline_record", "workspace", "poll_interval", "train_dataset_uri",
+        "eval_dataset_uri", "base_checkpoint",
+    }
+)  # fmt: skip
+
+
+def _run_plan(args: argparse.Namespace) -> dict[str, Any]:
+    """A run described by one JSON file, so a launcher passes every input without a shell command line."""
+    plan = _load_mapping(args.plan_file, "--plan-file")
+    unknown = sorted(set(plan) - PLAN_KEYS)
+    if unknown:
+        raise ConfigurationError(f"unknown key(s) {', '.join(unknown)}", field="--plan-file",
+                                 hint=f"known: {', '.join(sorted(PLAN_KEYS))}")  # fmt: skip
+    if not plan.get("skill"):
+        raise ConfigurationError("the plan names no skill", field="--plan-file.skill")
+    runner = AutoMLRunner(
+        platform_sdk=plan.get("platform") or "local",
+        skill_dir=plan["skill"],
+        workspace_dir=plan.get("workspace") or args.workspace,
+        poll_interval=plan.get("poll_interval", args.poll_interval),
+        platform_options=plan.get("platform_options") or {},
+    )
+    if not (args.quiet or args.json):
+        runner.listeners.append(ProgressDisplay(live=False))
+    return runner.run(
+        automl_algorithm=plan.get("algorithm"),
+        automl_settings=plan.get("settings") or {},
+        spec_overrides=plan.get("spec_overrides") or {},
+        automl_hyperparameters=plan.get("automl_hyperparameters"),
+        custom_param_ranges=plan.get("custom_param_ranges"),
+        train_dataset_uri=plan.get("train_dataset_uri"),
+        eval_dataset_uri=plan.get("eval_dataset_uri"),
+        base_checkpoint=plan.get("base_checkpoint"),
+        baseline_record=plan.get("baseline_record"),
+    )
+
+
 def _resume(args: argparse.Namespace) -> dict[str, Any]:
     ws_status = query_status(args.workspace)
     run_dir = Path(ws_status["workspace"])
@@ -206,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:
         console = Console(width=200)
     try:
-        if args.command in ("run", "demo"):
+        if args.command == "run" and args.plan_file:
+            result = _run_plan(args)
+        elif args.command in ("run", "demo"):
+            if args.command == "run" and not args.skill:
+                raise ConfigurationError("required", field="--skill", hint="or pass --plan-file")
             skill = DEMO_SKILL if args.command == "demo" else Path(args.skill)
             result = _run(args, skill)
         elif args.command == "resume":

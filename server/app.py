@@ -1,0 +1,257 @@
+"""The tao-automl MCP server (official ``mcp`` SDK 2.x, ``MCPServer``, stdio transport).
+
+Seven tools take an agent from intake to the final report, and the server itself enforces the
+gates: nothing expensive starts before preflight passed, the image was shown, a baseline exists
+(or was knowingly waived), and the user confirmed the exact review. Each tool's arguments are
+validated by its own pydantic input model inside the tool, not by the SDK, so every malformed call
+gets the same structured error as a refusal (``isError`` with ``{"error": {gate, reason, fix}}``);
+successful calls return the output model as structured content.
+
+Run ``tao-automl-mcp`` (or ``python -m server.app``); state lives in ``$TAO_AUTOML_MCP_STATE``
+(default ``~/.cache/tao-automl/mcp``), so a restarted server keeps every plan, review and run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from server import handlers
+from server.gates import GateRefusal, StateStore, default_state_dir
+from server.handlers import ServerContext
+from server.models import (
+    BaselineInput,
+    BaselineOutput,
+    ErrorResult,
+    EstimateInput,
+    Gate,
+    ImageOutput,
+    LaunchInput,
+    LaunchOutput,
+    PreflightInput,
+    PreflightOutput,
+    Refusal,
+    ResolveImageInput,
+    ReviewOutput,
+    RunInput,
+    StatusOutput,
+    SummaryOutput,
+)
+from tao_automl.errors import AutoMLError
+from tao_automl.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = """AutoML / hyperparameter optimisation for NVIDIA TAO networks, with enforced gates.
+Order: preflight_check -> resolve_image (show the image to the user) -> run_baseline_eval -> estimate_budget
+(show the review markdown to the user) -> launch_automl(review_id, confirmed=true) only after the user approved
+that review -> job_status until complete -> summarize_results. A refused call returns {"error": {gate, reason,
+fix}}: do what fix says. Credentials are never passed to tools; export them before starting the server."""
+
+
+class _RawArguments(ArgModelBase):
+    """Takes the call's arguments as they came: the tool's own input model validates them."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.__pydantic_extra__ or {})}
+
+
+def _error(refusal: Refusal) -> CallToolResult:
+    payload = ErrorResult(error=refusal).model_dump(mode="json")
+    text = f"refused by gate '{refusal.gate}': {refusal.reason}. Fix: {refusal.fix}"
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=payload, is_error=True)
+
+
+def _input_error(exc: ValidationError) -> Refusal:
+    """A pydantic error as a refusal; only locations and messages, never the rejected values."""
+    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:10]]
+    first = exc.errors()[0] if exc.errors() else {"loc": ()}
+    return Refusal(
+        gate=Gate.INPUT,
+        reason="; ".join(problems),
+        fix="correct the named argument(s); the tool's input schema lists every argument, its type and bounds",
+        field=".".join(str(p) for p in first["loc"]) or None,
+        details={"errors": len(exc.errors())},
+    )
+
+
+def _tool(
+    name: str,
+    description: str,
+    input_model: type[BaseModel],
+    output_model: type[BaseModel],
+    handler: Callable[[ServerContext, Any], BaseModel],
+    *,
+    read_only: bool = False,
+) -> Tool:
+    """An MCP tool whose schema is ``input_model``'s and whose every outcome is structured."""
+
+    async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
+        server_ctx: ServerContext = ctx.request_context.lifespan_context
+        try:
+            inp = input_model.model_validate(arguments)
+        except ValidationError as exc:
+            return _error(_input_error(exc))
+        try:
+            out = await anyio.to_thread.run_sync(handler, server_ctx, inp)
+        except GateRefusal as r:
+            return _error(Refusal(gate=r.gate, reason=redact(r.reason), fix=r.fix, field=r.field, details=r.details))
+        except AutoMLError as exc:
+            return _error(
+                Refusal(
+                    gate=Gate.INPUT, reason=redact(exc.message), fix=exc.hint or "correct the input", field=exc.field
+                )
+            )
+        except (OSError, ValueError, TypeError) as exc:
+            return _error(
+                Refusal(
+                    gate=Gate.INPUT,
+                    reason=redact(f"{type(exc).__name__}: {exc}")[:2000],
+                    fix="check the paths and values given",
+                )
+            )
+        except Exception as exc:  # a tool must answer, never take the server down
+            logger.exception("tool %s failed", name)
+            return _error(
+                Refusal(
+                    gate=Gate.INTERNAL,
+                    reason=f"{type(exc).__name__} in {name}",
+                    fix="this is a server bug: report it with the server log; retrying may not help",
+                )
+            )
+        return CallToolResult(
+            content=[TextContent(type="text", text=out.model_dump_json())],
+            structured_content=out.model_dump(mode="json"),
+        )
+
+    return Tool(
+        fn=call,
+        name=name,
+        title=name.replace("_", " "),
+        description=description,
+        parameters=input_model.model_json_schema(),
+        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=output_model),
+        is_async=True,
+        context_kwarg="ctx",
+        annotations=ToolAnnotations(read_only_hint=read_only, destructive_hint=False, open_world_hint=not read_only),
+    )
+
+
+TOOLS = [
+    (
+        "preflight_check",
+        "Step 1. Check that a model can be tuned on a platform before anything runs: model support gate (AutoML "
+        "enabled, train schema), spec template, container image, the runner accepting the plan (spec_overrides), "
+        "data visibility for every datasets path ('train'/'eval' labels feed the run), credential presence by name "
+        "(SET/UNSET, never values), platform reachability, compute shape and free disk. Returns every check with "
+        "pass/fail/evidence/fix and a preflight_id that the following tools need.",
+        PreflightInput,
+        PreflightOutput,
+        handlers.preflight_check,
+        False,
+    ),
+    (
+        "resolve_image",
+        "Step 2. Which container image an action runs in and where that came from (action, model, versions.yaml "
+        "key). confirmation_required is always true: show the image to the user. Pass preflight_id so the launch "
+        "gate records that the train image was resolved.",
+        ResolveImageInput,
+        ImageOutput,
+        handlers.resolve_image_tool,
+        False,
+    ),
+    (
+        "run_baseline_eval",
+        "Step 3. Measure the baseline the run is compared against: without a checkpoint, train the schema-default "
+        "configuration at the run's budget (spec_overrides) and evaluate its checkpoint; with a checkpoint, "
+        "evaluate it. Runs detached and waits up to wait_seconds; call again to keep waiting. Returns the metric, "
+        "job ids, record path and timing, or a 'baseline' error with the reason (no evaluate action, no eval data, "
+        "job failed). Only with the user's agreement: accept_proxy=true (proxy_metric_value) or "
+        "declare_unavailable=true, each with a reason, passes the gate without a measurement.",
+        BaselineInput,
+        BaselineOutput,
+        handlers.run_baseline_eval,
+        False,
+    ),
+    (
+        "estimate_budget",
+        "Step 4. The launch review: model, platform, image, compute shape, datasets and sample counts, algorithm, "
+        "budget, concurrency, metric and direction, parameters and ranges, the exact first batch of configurations, "
+        "the baseline, the final-evaluation plan, and an estimate (wall time, GPU-hours, cost with "
+        "price_per_gpu_hour; per-epoch time from the baseline job or a short probe). Over time_limit_hours it lists "
+        "the cuts that would fit. Returns review_id and the review markdown (also written under results_root). "
+        "Show the markdown to the user before launching.",
+        EstimateInput,
+        ReviewOutput,
+        handlers.estimate_budget,
+        False,
+    ),
+    (
+        "launch_automl",
+        "Step 5. Start the AutoML run of an approved review, detached (it survives this server). Refuses unless "
+        "preflight passed, the image was resolved, a baseline was measured or knowingly waived, the review exists, "
+        "confirmed is true, and nothing in the plan changed since the review (content hash). Launching the same "
+        "review again returns the same run. Returns run_id, workspace and pid.",
+        LaunchInput,
+        LaunchOutput,
+        handlers.launch_automl,
+        False,
+    ),
+    (
+        "job_status",
+        "Step 6. Live status of a run from its workspace: state, progress, running jobs with current metric, "
+        "hyperparameters and ETA, best so far, baseline, failures with their class, LLM brain health for LLM "
+        "algorithms, and the runner log tail if it crashed.",
+        RunInput,
+        StatusOutput,
+        handlers.job_status,
+        True,
+    ),
+    (
+        "summarize_results",
+        "Step 7. Baseline vs every recommendation vs best, the final evaluation, the exact best checkpoint file "
+        "(never a 'latest' link), failures and what to do next. Also writes report/summary.md in the run.",
+        RunInput,
+        SummaryOutput,
+        handlers.summarize_results,
+        False,
+    ),
+]
+
+
+def build_server(state_dir: str | Path | None = None) -> MCPServer[ServerContext]:
+    """The MCP server with every tool; its state (plans, reviews, runs) lives under ``state_dir``."""
+    root = Path(state_dir).expanduser() if state_dir else default_state_dir()
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[ServerContext]) -> AsyncIterator[ServerContext]:
+        yield ServerContext(store=StateStore(root))
+
+    tools = [_tool(n, d, i, o, h, read_only=ro) for n, d, i, o, h, ro in TOOLS]
+    return MCPServer("tao-automl", instructions=INSTRUCTIONS, lifespan=lifespan, tools=tools, log_level="WARNING")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``tao-automl-mcp``: serve over stdio."""
+    parser = argparse.ArgumentParser(prog="tao-automl-mcp", description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", help="plans, reviews and runs (default $TAO_AUTOML_MCP_STATE or ~/.cache/...)")
+    args = parser.parse_args(argv)
+    build_server(args.state_dir).run("stdio")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
