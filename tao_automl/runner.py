@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -622,9 +623,9 @@ class AutoMLRunner:
             info, _ = load_platform_skill(getattr(self.platform, "name", ""))
         except AutoMLError:
             return []
-        names = [*info.required_credentials, *info.optional_credentials]
-        names += [n for group in info.credential_groups for n in group.require_one_of]
-        return list(dict.fromkeys(names))
+        # Required credentials and groups reach the *platform* (kubeconfig, ssh host); only the optional
+        # ones (W&B, HF, NGC keys) are meant for the job, and only those that are set are passed on.
+        return [name for name in info.optional_credentials if os.environ.get(name)]
 
     def _mark_running(self, rec_id: int) -> None:
         assert self.store is not None

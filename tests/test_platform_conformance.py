@@ -98,6 +98,8 @@ def test_quick_job_completes_with_its_output(case: PlatformCase, platform: Platf
             3,
             FailureCategory.INVALID_CONFIGURATION,
         ),
+        ("open('/data/tao-automl-missing/train/annotations.json')", 1, FailureCategory.DATA_VISIBILITY),
+        ("import os\nos.kill(os.getpid(), 9)", 137, FailureCategory.OUT_OF_MEMORY),
     ],
 )
 def test_failing_job_is_error_and_classified(
@@ -159,7 +161,7 @@ def test_running_job_streams_new_logs_and_cancel_stops_its_group(
 
 
 PARTIAL_LINE = (
-    "import sys, time\nsys.stdout.write('first\\nval_loss: 0.')\nsys.stdout.flush()\ntime.sleep(0.4)\nprint('25')"
+    "import sys, time\nsys.stdout.write('first\\nval_loss: 0.')\nsys.stdout.flush()\ntime.sleep(1.5)\nprint('25')"
 )
 
 

@@ -115,8 +115,12 @@ class Platform(ABC):
         """
         text = self._read_logs(job_id)
         end = len(text)
-        if text and not text.endswith("\n") and not self.status(job_id).state.terminal:
-            end = text.rfind("\n") + 1
+        if text and not text.endswith("\n"):
+            if self.status(job_id).state.terminal:
+                text = self._read_logs(job_id)  # it may have finished its last line since the first read
+                end = len(text)
+            else:
+                end = text.rfind("\n") + 1
         with self._lock:
             start = self._log_offsets.get(job_id, 0)
             if end <= start:

@@ -254,6 +254,7 @@ def classify_failure(status: JobStatus, log_tail: str) -> FailureAnalysis:
                 reason = f"{reason}: {evidence[-1]}"
             elif status.exit_code is not None:
                 reason = f"{reason} (exit code {status.exit_code})"
+                evidence = [f"exit code {status.exit_code}" + (f": {status.message}" if status.message else "")]
             return FailureAnalysis(
                 category=rule.category,
                 reason=reason,
