@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/tao-automl demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check tao_automl tests benchmarks skills
+	$(VENV)/bin/ruff check tao_automl server scripts tests benchmarks skills
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
