@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/parallel_speedup.py
 	$(PY) benchmarks/multifidelity_savings.py
+	$(PY) benchmarks/estimate_accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

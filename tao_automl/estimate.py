@@ -527,16 +527,27 @@ class _Model:
     contention: float
     baseline_job_s: float  # the run trains its own baseline first (0 when it reuses a measured one)
     final_eval_s: float
+    propose_s: float = 0.0  # the controller's time to propose one recommendation (GP fitting is not free)
 
     def job_s(self, epochs: int, epoch_scale: float = 1.0) -> float:
         t = self.timing
-        return (t.startup_s + epochs * t.per_epoch_s * epoch_scale) * self.contention + self.poll / 2
+        return (t.startup_s + epochs * t.per_epoch_s * epoch_scale) * self.contention + self.poll / 2 + self.propose_s
 
     def wall(self, jobs: Sequence[_Job], epoch_scale: float = 1.0) -> float:
         durations = [self.job_s(j.epochs, epoch_scale) for j in jobs]
         if self.baseline_job_s:
             durations = [self.baseline_job_s, *durations]
         return self.timing.process_start_s + _makespan(durations, self.slots) + self.final_eval_s
+
+
+#: Measured per-proposal controller time on a 2-core machine: Optuna's GP sampler refits its model
+#: for every proposal (about 1-4 s with 6 parameters), TPE and the schedulers take milliseconds.
+PROPOSAL_SECONDS = {"gp": 2.0, "tpe": 0.1}
+
+
+def proposal_seconds(run: RunPlan) -> float:
+    """Controller time per recommendation for the run's algorithm (0 for model-free ones)."""
+    return PROPOSAL_SECONDS.get(getattr(run.algorithm, "sampler_name", ""), 0.0)
 
 
 def estimate_run(
@@ -609,7 +620,7 @@ def estimate_run(
         assumptions.append(f"runner process start {timing.process_start_s:.3g} s")
     if run.plan.algorithm in _LLM_ALGORITHMS:
         assumptions.append("LLM calls are not timed (endpoint latency adds to every proposal)")
-    model = _Model(timing, slots, poll_interval, contention, baseline_job_s, final_eval_s)
+    model = _Model(timing, slots, poll_interval, contention, baseline_job_s, final_eval_s, proposal_seconds(run))
     wall = model.wall(jobs)
     job_seconds = sum(model.job_s(j.epochs) for j in jobs) + baseline_job_s + final_eval_s
     gpu_hours = job_seconds * gpus_per_job / 3600

@@ -8,7 +8,6 @@ resuming after a crash re-attaches running jobs and never launches one twice.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Callable
@@ -25,11 +24,13 @@ from tao_automl.errors import (
     MetricMissingError,
     NoSuccessfulRecommendationError,
 )
+from tao_automl.evaluation import EvaluationMixin
+from tao_automl.hooks import call_hook, metric_from_hook
 from tao_automl.launch import check_runnable, prepare_job
-from tao_automl.metrics import MetricResolver, as_metric
+from tao_automl.metrics import MetricResolver
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
 from tao_automl.preflight import load_platform_skill
-from tao_automl.results import BASELINE_STATUSES, best_rec, build_result, history_entry, query_status
+from tao_automl.results import best_rec, build_result, history_entry, query_status
 from tao_automl.settings import AutoMLSettings
 from tao_automl.skill import ModelSkill
 from tao_automl.space import SearchSpace, build_search_space
@@ -42,7 +43,7 @@ from tao_automl.spec import (
     set_dotted,
     validate_override_keys,
 )
-from tao_automl.store import BASELINE_REC_ID, Store
+from tao_automl.store import Store
 from tao_automl.workspace import Workspace, atomic_write_json
 
 __all__ = ["AutoMLRunner", "query_status"]
@@ -97,29 +98,7 @@ def _plain(value: Any) -> bool:
     return False
 
 
-def _call_hook(fn: Callable[..., Any] | None, *args: Any) -> Any:
-    """Call a user hook with as many of ``args`` as its signature accepts."""
-    if fn is None:
-        return None
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return fn(*args)
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return fn(*args)
-    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-    return fn(*args[:n])
-
-
-def _metric_from_hook(value: Any) -> tuple[float | None, dict[str, Any]]:
-    """A hook may return a number or ``{"metric_value": ..., **metadata}``."""
-    if isinstance(value, dict):
-        meta = {k: v for k, v in value.items() if k != "metric_value"}
-        return as_metric(value.get("metric_value")), meta
-    return as_metric(value), {}
-
-
-class AutoMLRunner:
+class AutoMLRunner(EvaluationMixin):
     """Runs an AutoML study of one model skill on one platform.
 
     Both published call spellings work::
@@ -750,7 +729,7 @@ class AutoMLRunner:
         rec = self.store.rec(rec_id)
         if eval_fn is not None:
             try:
-                value, meta = _metric_from_hook(_call_hook(eval_fn, self._public_rec(rec), run.job_id))
+                value, meta = metric_from_hook(call_hook(eval_fn, self._public_rec(rec), run.job_id))
             except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
                 self._record_failure(rec_id, "train", f"eval_fn raised {type(exc).__name__}: {exc}", "eval_fn_error")
                 return
@@ -894,7 +873,7 @@ class AutoMLRunner:
         """``on_recommendation``/``on_result`` only observe: their errors are recorded, never fatal,
         because losing a long sweep to a logging callback is worse than a missing log line."""
         try:
-            _call_hook(self._hooks[name], payload)
+            call_hook(self._hooks[name], payload)
         except Exception as exc:  # noqa: BLE001 - see docstring
             logger.warning("%s hook raised %s: %s", name, type(exc).__name__, exc)
             self.store.event("hook_error", payload.get("rec_id"), hook=name, error=f"{type(exc).__name__}: {exc}")
@@ -912,264 +891,6 @@ class AutoMLRunner:
                     run.rec_id, status=RecStatus.CANCELED, failure_reason="run aborted", failure_class="canceled"
                 )
         self.running.clear()
-
-    # ================================================================== baseline
-    def _set_baseline(self, **fields: Any) -> None:
-        assert self.store is not None and self.workspace is not None
-        record = dict(self.store.meta("baseline") or {})
-        record.update(fields)
-        record.setdefault("metric_name", self.plan.metric)
-        self.store.set_meta(baseline=record)
-        atomic_write_json(self.workspace.evaluations / "baseline.json", record)
-
-    def _start_baseline(self) -> None:
-        """Baseline: hook value, else evaluate the base checkpoint, else train the defaults at the same budget."""
-        settings, skill = self.plan.settings, self.plan.skill
-        if not settings.automl_baseline:
-            self._set_baseline(enabled=False, status="skipped", reason="automl_baseline is false")
-            return
-        if getattr(self, "_baseline_record", None) is not None:
-            self._use_baseline_record(self._baseline_record)
-            return
-        hook = self._hooks["baseline_fn"]
-        if hook is not None:
-            try:
-                value, meta = _metric_from_hook(_call_hook(hook, self.plan.base_spec))
-            except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
-                self._set_baseline(enabled=True, status="failure", reason=f"baseline_fn raised: {exc}")
-                return
-            status = "provided" if value is not None else "metric_missing"
-            # metadata may reuse our key names ("status", "source"): ours win instead of a TypeError
-            ours = {"enabled": True, "status": status, "metric_value": value, "source": "baseline_fn"}
-            self._set_baseline(**{**meta, **ours})
-            return
-        base_checkpoint = self.plan.inputs.get("base_checkpoint")
-        if base_checkpoint:
-            if not skill.has_action("evaluate") or not skill.eval_checkpoint_key:
-                self._set_baseline(
-                    enabled=True,
-                    status="unavailable",
-                    reason="the model skill has no evaluate action to measure the base checkpoint",
-                )
-                return
-            self._set_baseline(
-                enabled=True, status="not_run", source="base_checkpoint_eval", checkpoint=base_checkpoint
-            )
-            self.store.add_rec(
-                BASELINE_REC_ID, {"params": {}, "note": "baseline"}, kind="baseline", status=RecStatus.RUNNING
-            )
-            self._submit_eval(BASELINE_REC_ID, "baseline_eval", base_checkpoint, "baseline_eval")
-            return
-        spec = deep_merge(self.plan.base_spec, {})
-        adjustments, invalid = self._cap_batches(spec)
-        self._set_baseline(enabled=True, status="not_run", source="default_config", adjustments=adjustments)
-        self.store.add_rec(
-            BASELINE_REC_ID,
-            {"params": {}, "note": "schema defaults"},
-            kind="baseline",
-            specs=flatten(spec),
-            budget=get_dotted(spec, skill.epochs_key),
-            status=RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING,
-            adjustments=adjustments,
-            failure_reason=invalid,
-            failure_class="invalid_configuration" if invalid else None,
-        )
-        if invalid:  # same rule as recommendations: a batch cap below 1 launches nothing
-            self._set_baseline(status="failure", reason=invalid, failure_class="invalid_configuration")
-            return
-        self._submit(BASELINE_REC_ID, "baseline_train", self.action, spec, "baseline")
-
-    def _use_baseline_record(self, record: dict[str, Any]) -> None:
-        """Take a baseline measured before the run: status, metric and job ids kept, its origin noted."""
-        fields = {k: v for k, v in record.items() if k not in ("enabled", "comparison_to_best", "timing")}
-        status = fields.get("status") if fields.get("status") in BASELINE_STATUSES else "provided"
-        if fields.get("metric_name") not in (None, self.plan.metric):
-            status = "unavailable"
-            fields["reason"] = f"the given baseline measured '{fields['metric_name']}', not '{self.plan.metric}'"
-        fields.update(enabled=True, status=status, metric_name=self.plan.metric)
-        fields.setdefault("provided_by", "baseline_record")
-        self._set_baseline(**fields)
-        value = as_metric(fields.get("metric_value"))
-        if status == "measured" and value is not None and fields.get("source", "default_config") == "default_config":
-            defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
-            self.algorithm.warm_start(defaults, value)
-
-    def _baseline_train_done(self, run: _Running, state: JobState) -> None:
-        assert self.store is not None and self.platform is not None
-        results = run.job_dir / "results"
-        if state is not JobState.COMPLETE:
-            analysis = self.platform.failure_analysis(run.job_id)
-            self._record_failure(run.rec_id, "baseline_train", analysis.reason, str(analysis.category))
-            return
-        reading = self.resolver.resolve(results, self.platform.logs(run.job_id))
-        checkpoint = final_checkpoint(results, self.plan.skill.info.automl.checkpoint_glob)
-        extra = {"job_id": run.job_id, "checkpoint": str(checkpoint) if checkpoint else None}
-        if reading is None:
-            self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_class="metric_missing", extra=extra)
-            self._set_baseline(
-                status="metric_missing",
-                job_id=run.job_id,
-                reason=f"default-config training reported no '{self.plan.metric}'",
-            )
-            return
-        self.store.update_rec(
-            run.rec_id, status=RecStatus.SUCCESS, metric=reading.value, metric_source=reading.source, extra=extra
-        )
-        self._set_baseline(
-            status="measured",
-            metric_value=reading.value,
-            job_id=run.job_id,
-            checkpoint=extra["checkpoint"],
-            record_path=str(run.job_dir),
-        )
-        defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
-        self.algorithm.warm_start(defaults, reading.value)
-        if checkpoint and self.plan.skill.has_action("evaluate") and self.plan.skill.eval_checkpoint_key:
-            self._submit_eval(run.rec_id, "baseline_eval", str(checkpoint), "baseline_eval")
-
-    def _baseline_eval_done(self, run: _Running, state: JobState) -> None:
-        assert self.store is not None and self.platform is not None
-        source = (self.store.meta("baseline") or {}).get("source")
-        reading = None
-        if state is JobState.COMPLETE:
-            reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
-        if source == "base_checkpoint_eval":
-            if reading is None:
-                reason = (
-                    "evaluate job reported no metric"
-                    if state is JobState.COMPLETE
-                    else self.platform.failure_analysis(run.job_id).reason
-                )
-                status = "metric_missing" if state is JobState.COMPLETE else "failure"
-                self._set_baseline(status=status, reason=reason, eval_job_id=run.job_id)
-                self.store.update_rec(run.rec_id, status=RecStatus.FAILURE, failure_reason=reason)
-            else:
-                self._set_baseline(
-                    status="measured",
-                    metric_value=reading.value,
-                    eval_metric_value=reading.value,
-                    eval_job_id=run.job_id,
-                    record_path=str(run.job_dir),
-                )
-                self.store.update_rec(
-                    run.rec_id, status=RecStatus.SUCCESS, metric=reading.value, metric_source=reading.source
-                )
-            return
-        if reading is not None:
-            self._set_baseline(
-                eval_metric_value=reading.value, eval_job_id=run.job_id, eval_record_path=str(run.job_dir)
-            )
-        else:
-            self._set_baseline(eval_error=f"evaluate of the baseline checkpoint gave no metric (job {run.job_id})")
-
-    def _eval_spec(self, checkpoint: str) -> dict[str, Any]:
-        """Evaluate spec: template + the train overrides that also apply + eval overrides + checkpoint."""
-        skill = self.plan.skill
-        template = skill.template("evaluate")
-        schema = skill.schema("evaluate") if skill.schema_path("evaluate").is_file() else {"properties": {}}
-        shared = {}
-        for key, value in flatten(expand_dotted(self.plan.inputs.get("spec_overrides") or {})).items():
-            try:
-                validate_override_keys({key: value}, schema, template)
-            except ConfigurationError:
-                continue
-            shared[key] = value
-        spec = deep_merge(template, expand_dotted(shared))
-        spec = deep_merge(spec, expand_dotted(self.plan.eval_overrides))
-        for key, value in self._dataset_keys(
-            skill, "evaluate", self.plan.inputs.get("train_dataset_uri"), self.plan.inputs.get("eval_dataset_uri")
-        ).items():
-            set_dotted(spec, key, value)
-        set_dotted(spec, skill.eval_checkpoint_key or "evaluate.checkpoint", checkpoint)
-        return spec
-
-    def _submit_eval(self, rec_id: int, role: str, checkpoint: str, label: str) -> bool:
-        return self._submit(rec_id, role, "evaluate", self._eval_spec(checkpoint), label)
-
-    # ================================================================== final evaluation
-    def _final_evaluation(self) -> None:
-        """Evaluate the selected best checkpoint with the same metric and data as the baseline."""
-        assert self.store is not None and self.workspace is not None
-        existing = self.store.meta("final_evaluation")
-        if existing and existing.get("status") not in (None, "not_run"):
-            return
-        settings = self.plan.settings
-        best = best_rec(self.store.recs("rec"), self.plan.direction)
-        record: dict[str, Any] = {"enabled": settings.automl_final_eval, "metric_name": self.plan.metric}
-        if not settings.automl_final_eval:
-            record.update(status="skipped", reason="automl_final_eval is false")
-        elif best is None:
-            record.update(status="not_run", reason="no successful recommendation")
-        else:
-            record.update(
-                rec_id=best["rec_id"],
-                train_job_id=self._public_rec(best)["job_id"],
-                checkpoint=best["extra"].get("checkpoint"),
-            )
-            record.update(self._final_measure(best))
-        self.store.set_meta(final_evaluation=record)
-        atomic_write_json(self.workspace.evaluations / "final.json", record)
-        self._notify("final_evaluation", record=record)
-
-    def _final_measure(self, best: dict[str, Any]) -> dict[str, Any]:
-        skill = self.plan.skill
-        hook = self._hooks["final_eval_fn"]
-        if hook is not None:
-            try:
-                public = self._public_rec(best)
-                value, meta = _metric_from_hook(_call_hook(hook, public, public["job_id"]))
-            except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
-                return {"status": "callback_error", "reason": f"final_eval_fn raised {type(exc).__name__}: {exc}"}
-            if value is None:
-                return {"reason": "final_eval_fn returned no metric_value", **meta, "status": "metric_missing"}
-            return {  # metadata may carry its own "reason", never our status/source
-                "reason": "final_eval_fn measured the best checkpoint",
-                **meta,
-                "status": "measured",
-                "metric_value": value,
-                "source": "final_eval_fn",
-            }
-        checkpoint = best["extra"].get("checkpoint")
-        if skill.has_action("evaluate") and skill.eval_checkpoint_key and checkpoint:
-            return self._run_final_eval_job(best, checkpoint)
-        reason = (
-            "the model skill has no evaluate action"
-            if not skill.has_action("evaluate")
-            else "the best recommendation left no checkpoint to evaluate"
-        )
-        return {
-            "status": "reused_best",
-            "metric_value": best["metric"],
-            "reason": f"{reason}; reusing the best recommendation's training metric",
-        }
-
-    def _run_final_eval_job(self, best: dict[str, Any], checkpoint: str) -> dict[str, Any]:
-        assert self.store is not None and self.platform is not None
-        label = "final_eval"
-        if not self._submit_eval(best["rec_id"], "final_eval", checkpoint, label):
-            return {"status": "unavailable", "reason": "submitting the evaluate job failed"}
-        run = next(r for r in self.running.values() if r.role == "final_eval")
-        while True:
-            status = self.platform.status(run.job_id)
-            if status.state.terminal:
-                break
-            self.clock.sleep(min(self._poll_interval(), 2.0))
-        del self.running[run.name]
-        self.store.set_job_state(run.name, str(status.state))
-        base = {"eval_job_id": run.job_id, "record_path": str(run.job_dir)}
-        if status.state is not JobState.COMPLETE:
-            analysis = self.platform.failure_analysis(run.job_id)
-            return {"status": "unavailable", "reason": f"evaluate job failed: {analysis.reason}", **base}
-        reading = self.eval_resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
-        if reading is None:
-            return {"status": "metric_missing", "reason": "evaluate job reported no metric", **base}
-        return {
-            "status": "measured",
-            "metric_value": reading.value,
-            "source": "evaluate_action",
-            "reason": "evaluate action on the best checkpoint",
-            **base,
-        }
 
     # ================================================================== resume
     def _reconcile(self) -> None:
