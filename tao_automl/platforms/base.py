@@ -7,6 +7,8 @@ implements a few private hooks (``_submit``, ``_status``, ``_read_logs``, ``_can
 
 from __future__ import annotations
 
+import shutil
+import sys
 import threading
 from abc import ABC, abstractmethod
 from enum import StrEnum
@@ -15,6 +17,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tao_automl.errors import PlatformError
 from tao_automl.platforms.failures import FailureAnalysis, classify_failure
 
 
@@ -78,6 +81,38 @@ class JobRequest(BaseModel):
     env_passthrough: list[str] = Field(default_factory=list)
     gpus: int = 0
     num_nodes: int = 1
+
+
+def job_argv(job: JobRequest, python: str) -> tuple[list[str], Path]:
+    """The job's argv and working directory: its command, or ``python script args`` in the script's cwd.
+
+    Shared by every platform that runs the argv itself (local processes, containers), so a
+    ``python_script`` action means the same thing everywhere.
+    """
+    if (job.command is None) == (job.python_script is None):
+        raise PlatformError(f"job {job.name!r} must set exactly one of command and python_script", field="command")
+    if job.command is not None:
+        if not job.command:
+            raise PlatformError(f"job {job.name!r} has an empty command", field="command")
+        return list(job.command), job.workdir
+    assert job.python_script is not None
+    cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
+    if not cwd.is_dir():
+        raise PlatformError(f"working directory {cwd} does not exist", field="python_script.cwd")
+    script = cwd / job.python_script.script
+    if not script.is_file():
+        raise PlatformError(f"script {script} does not exist", field="python_script.script")
+    return [python, str(script), *job.python_script.args], cwd
+
+
+def find_interpreter(python: str | None, hint: str = "give the path of a virtualenv's bin/python") -> str:
+    """An interpreter path for ``python_script`` jobs: the given one (checked), else this process's."""
+    if python is None:
+        return sys.executable
+    found = shutil.which(python)
+    if found is None:
+        raise PlatformError(f"interpreter {python!r} not found or not executable", field="python", hint=hint)
+    return str(Path(found).absolute())
 
 
 class Platform(ABC):

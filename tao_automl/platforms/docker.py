@@ -37,7 +37,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tao_automl.errors import PlatformError
-from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
+from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform, job_argv
 from tao_automl.platforms.local_supervisor import write_atomic
 from tao_automl.redaction import redact
 
@@ -503,20 +503,7 @@ class DockerPlatform(Platform):
         return argv, values
 
     def _inner_command(self, job: JobRequest) -> tuple[list[str], Path]:
-        if (job.command is None) == (job.python_script is None):
-            raise PlatformError(f"job {job.name!r} must set exactly one of command and python_script", field="command")
-        if job.command is not None:
-            if not job.command:
-                raise PlatformError(f"job {job.name!r} has an empty command", field="command")
-            return list(job.command), job.workdir
-        assert job.python_script is not None
-        cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
-        if not cwd.is_dir():
-            raise PlatformError(f"working directory {cwd} does not exist", field="python_script.cwd")
-        script = cwd / job.python_script.script
-        if not script.is_file():
-            raise PlatformError(f"script {script} does not exist", field="python_script.script")
-        return [self.python, str(script), *job.python_script.args], cwd
+        return job_argv(job, self.python)
 
     def _gpus(self, job: JobRequest) -> str | None:
         """The ``--gpus`` value: none for 0, ``all`` for a negative count, else a count or devices."""

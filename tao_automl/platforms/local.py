@@ -12,7 +12,6 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from tao_automl.errors import PlatformError
-from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
+from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform, find_interpreter, job_argv
 from tao_automl.platforms.local_supervisor import write_atomic
 from tao_automl.redaction import redact
 
@@ -118,7 +117,7 @@ class LocalPlatform(Platform):
         start_timeout_seconds: float = 120.0,
     ) -> None:
         super().__init__()
-        self.python = self._find_python(python)
+        self.python = find_interpreter(python)
         self.env = dict(env or {})
         self.state_root = Path(state_root or DEFAULT_STATE_ROOT).expanduser().absolute()
         self.inherit_env = inherit_env
@@ -127,19 +126,6 @@ class LocalPlatform(Platform):
         self._dirs: dict[str, Path] = {}
         self._requests: dict[str, JobRequest] = {}
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    @staticmethod
-    def _find_python(python: str | None) -> str:
-        if python is None:
-            return sys.executable
-        found = shutil.which(python)
-        if found is None:
-            raise PlatformError(
-                f"interpreter {python!r} not found or not executable",
-                field="python",
-                hint="give the path of a virtualenv's bin/python",
-            )
-        return str(Path(found).absolute())
 
     # ---- submit ---------------------------------------------------------------------------
 
@@ -152,7 +138,7 @@ class LocalPlatform(Platform):
             }
         )
         job.workdir.mkdir(parents=True, exist_ok=True)
-        argv, cwd = self._argv(job)
+        argv, cwd = job_argv(job, self.python)
         state_dir = job.log_path.parent / f".job-{_safe_name(job.name)}"
         self._claim(job, state_dir)
         # Records only: the process gets the real argv; a key someone put on a command line is not kept.
@@ -169,22 +155,6 @@ class LocalPlatform(Platform):
         self._procs[job.name] = proc
         self._wait_started(job.name, state_dir, proc)
         return job.name
-
-    def _argv(self, job: JobRequest) -> tuple[list[str], Path]:
-        if (job.command is None) == (job.python_script is None):
-            raise PlatformError(f"job {job.name!r} must set exactly one of command and python_script", field="command")
-        if job.command is not None:
-            if not job.command:
-                raise PlatformError(f"job {job.name!r} has an empty command", field="command")
-            return list(job.command), job.workdir
-        assert job.python_script is not None
-        cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
-        if not cwd.is_dir():
-            raise PlatformError(f"working directory {cwd} does not exist", field="python_script.cwd")
-        script = cwd / job.python_script.script
-        if not script.is_file():
-            raise PlatformError(f"script {script} does not exist", field="python_script.script")
-        return [self.python, str(script), *job.python_script.args], cwd
 
     def _claim(self, job: JobRequest, state_dir: Path) -> None:
         """Record the job (request, index entry) before it starts, refusing a duplicate name."""

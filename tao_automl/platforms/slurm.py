@@ -17,9 +17,7 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from typing import Any
 import yaml
 
 from tao_automl.errors import PlatformError
-from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
+from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform, find_interpreter
 from tao_automl.platforms.failures import redact
 from tao_automl.platforms.local import BASE_ENV_NAMES, BASE_ENV_PREFIXES
 from tao_automl.platforms.local_supervisor import write_atomic
@@ -299,16 +297,7 @@ class SlurmPlatform(Platform):
     def _find_python(self, python: str | None) -> str:
         if self.host is not None:
             return python or "python3"  # a path on the cluster: it cannot be checked from here
-        if python is None:
-            return sys.executable
-        found = shutil.which(python)
-        if found is None:
-            raise PlatformError(
-                f"interpreter {python!r} not found or not executable",
-                field="python",
-                hint="give the path of a virtualenv's bin/python on the shared filesystem",
-            )
-        return str(Path(found).absolute())
+        return find_interpreter(python, hint="give the path of a virtualenv's bin/python on the shared filesystem")
 
     # ---- running Slurm commands (here, or on the login node over ssh) --------------------------
 
