@@ -190,7 +190,7 @@ async def whole_flow(client: Client, root: Path, label: str) -> dict[str, Any]:
     print(
         f"\n[{label}] review estimate {estimate:.1f} s vs measured wall time {wall:.1f} s (ratio {wall / estimate:.2f})"
     )
-    assert estimate > 0 and rv["estimate"]["timing"]["per_epoch_s"] > 0  # accuracy: benchmarks/estimate_accuracy.py
+    assert estimate > 0  # its accuracy is measured by benchmarks/estimate_accuracy.py, not asserted here
     return {"review_id": rv["review_id"], "run_id": launch["run_id"], "estimate": estimate, "wall": wall}
 
 
