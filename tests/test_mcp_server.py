@@ -127,7 +127,7 @@ async def whole_flow(client: Client, root: Path, label: str) -> dict[str, Any]:
     assert base["status"] == "measured" and base["gate_satisfied"] and base["source"] == "default_config"
     assert 0.0 < base["metric_value"] <= 1.0 and base["eval_metric_value"] == pytest.approx(base["metric_value"])
     assert base["train_job_id"] and base["eval_job_id"] and Path(base["record_path"]).is_dir()
-    assert base["timing"]["per_epoch_s"] > 0 and base["timing"]["startup_s"] > 0
+    assert base["timing"]["per_epoch_s"] >= 0 and base["timing"]["startup_s"] > 0  # status.json has 1 s resolution
     again = await ok(client, "run_baseline_eval", preflight_id=pid)  # same inputs: the same record, no new job
     assert again["train_job_id"] == base["train_job_id"]
 
