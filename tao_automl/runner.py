@@ -18,6 +18,7 @@ from typing import Any
 from tao_automl.algorithms import Algorithm, Feedback, Proposal, RecStatus, get_algorithm_class
 from tao_automl.checkpoints import checkpoint_epoch, checkpoint_for_epoch, final_checkpoint, find_checkpoints
 from tao_automl.clock import Clock, SystemClock
+from tao_automl.data import DataPlan, prepare_data, require_inputs
 from tao_automl.errors import (
     AutoMLError,
     ConfigurationError,
@@ -135,6 +136,7 @@ class AutoMLRunner(EvaluationMixin):
         self.platform: Platform | None = None
         self.workspace: Workspace | None = None
         self.store: Store | None = None
+        self._data: DataPlan | None = None
 
     # ================================================================== public entry point
     def run(
@@ -196,6 +198,7 @@ class AutoMLRunner(EvaluationMixin):
             )
             self.algorithm = self._make_algorithm(plan)  # may refuse the plan: before anything is written
             self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
+            self._data = self._prepare_data(plan, root)  # staging and the sample count: before any workspace or job
             self.workspace = Workspace.create(root)
             self.store = Store(self.workspace.state_path, now=self.clock.now)
             self._persist_plan(plan)
@@ -304,6 +307,7 @@ class AutoMLRunner(EvaluationMixin):
             ]
             for key in [k for k in keys if "backbone" not in k] or keys[:1]:
                 set_dotted(base_spec, key, base_checkpoint)
+        require_inputs(skill, self.action, base_spec)  # an unset required dataset key is refused here, by name
         inputs = {
             "spec_overrides": overrides,
             "automl_hyperparameters": hyperparameters,
@@ -355,6 +359,19 @@ class AutoMLRunner(EvaluationMixin):
             platform=getattr(self.platform, "name", "unknown"),
         )
         atomic_write_json(self.workspace.run_dir / "launch_review.json", self._review(plan))
+        if self._data is not None:
+            atomic_write_json(self.workspace.evaluations / "data_staging.json", self._data.staging_record())
+
+    def _prepare_data(self, plan: _Plan, root: Path) -> DataPlan:
+        """Stage data once under the results root, point the spec at the copies, count training samples."""
+        data = prepare_data(
+            plan.skill, plan.action, plan.base_spec, results_root=root, given_count=plan.settings.train_sample_count
+        )
+        for key, path in data.spec_updates.items():
+            set_dotted(plan.base_spec, key, path)
+        if plan.settings.train_sample_count is None and data.sample_count.count is not None:
+            plan.settings.train_sample_count = data.sample_count.count  # persisted as given: resume caps alike
+        return data
 
     def _review(self, plan: _Plan) -> dict[str, Any]:
         """What is about to run, recorded before the first job (the MCP server adds estimates and gates)."""
@@ -379,6 +396,7 @@ class AutoMLRunner(EvaluationMixin):
             "final_eval_plan": "evaluate action on the best checkpoint"
             if plan.skill.has_action("evaluate")
             else "reuse the best training metric",
+            "data": self._data.review() if self._data is not None else None,
         }
 
     def _plan_from_store(self) -> _Plan:
