@@ -45,6 +45,7 @@ from tao_automl.spec import (
     validate_override_keys,
 )
 from tao_automl.store import Store
+from tao_automl.tracking import start_trackers
 from tao_automl.workspace import Workspace, atomic_write_json
 
 __all__ = ["AutoMLRunner", "query_status"]
@@ -211,6 +212,7 @@ class AutoMLRunner(EvaluationMixin):
         self.running: dict[str, _Running] = {}
         self._metricless = 0
         self._failure_streak: list[tuple[str, str]] = []
+        self.listeners += start_trackers(plan.settings, self.workspace.run_dir)
         self._notify(
             "started",
             algorithm=plan.algorithm,
@@ -235,12 +237,15 @@ class AutoMLRunner(EvaluationMixin):
         except KeyboardInterrupt:
             self.store.set_meta(run_state="interrupted")
             self.store.event("interrupted", running=[r.job_id for r in self.running.values()])
+            self._notify("aborted", state="interrupted", reason="KeyboardInterrupt")
             raise
         except AutoMLError as exc:
             self.store.set_meta(run_state="failed", stop_reason=str(exc))
+            self._notify("aborted", state="failed", reason=str(exc))
             raise
         except Exception as exc:  # a user hook or a bug: never leave the workspace saying "running"
             self.store.set_meta(run_state="failed", stop_reason=f"{type(exc).__name__}: {exc}")
+            self._notify("aborted", state="failed", reason=f"{type(exc).__name__}: {exc}")
             raise
         result = build_result(self.store)
         atomic_write_json(self.workspace.result_path, result)

@@ -100,6 +100,25 @@ class AutoMLSettings(BaseModel):
     llm_timeout: float = Field(60.0, gt=0)
     llm_retries: int = Field(2, ge=0)
     llm_allow_fallback: bool = False
+    llm_json_mode: Literal["json_object", "json_schema", "off"] = Field(
+        "json_object", description="how the endpoint is asked for JSON (json_schema where the server supports it)"
+    )
+    llm_hybrid_candidates: int = Field(4, ge=2, description="sampler candidates the LLM chooses among (hybrid)")
+    llm_price_per_1m_input_tokens: float | None = Field(None, ge=0, description="prompt price, for the result's cost")
+    llm_price_per_1m_output_tokens: float | None = Field(None, ge=0, description="completion price, for the cost")
+    automl_tracking: list[Literal["wandb", "mlflow"]] = Field(
+        default_factory=list, description="experiment trackers fed by the runner (tao_automl.tracking)"
+    )
+    wandb_project: str = "tao-automl"
+    wandb_entity: str | None = None
+    wandb_group: str | None = Field(None, description="default: experiment_id, else the run directory's name")
+    wandb_tags: list[str] = Field(default_factory=list)
+    wandb_mode: Literal["auto", "online", "offline"] = Field(
+        "auto", description="auto: online when WANDB_API_KEY is set, else offline (nothing leaves the machine)"
+    )
+    wandb_dir: str | None = Field(None, description="where wandb writes its run files (default: <run>/tracking)")
+    mlflow_tracking_uri: str | None = Field(None, description="default: MLFLOW_TRACKING_URI")
+    mlflow_experiment: str = "tao-automl"
 
     @model_validator(mode="before")
     @classmethod
