@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tao_automl.algorithms.base import RecStatus
+from tao_automl.llm.health import result_section
 from tao_automl.metrics import comparison
 from tao_automl.store import Store
 from tao_automl.workspace import Workspace
@@ -137,6 +138,7 @@ def build_result(store: Store) -> dict[str, Any]:
         "history": history,
         "metric": {"name": metric, "direction": direction},
         "workspace": str(store.path.parent),
+        **result_section(store.path.parent, meta),
     }
 
 
@@ -179,6 +181,7 @@ def query_status(workspace: str | Path) -> dict[str, Any]:
             "best": result["best"],
             "baseline": result["baseline"],
             "final_evaluation": result["final_evaluation"],
+            "llm_health": result.get("llm_health"),
             "elapsed_s": time.time() - started if started else None,
             "eta_s": eta,
             "failures": [

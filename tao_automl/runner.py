@@ -28,6 +28,8 @@ from tao_automl.errors import (
 from tao_automl.evaluation import EvaluationMixin
 from tao_automl.hooks import call_hook, metric_from_hook
 from tao_automl.launch import check_runnable, prepare_job
+from tao_automl.llm.brain_log import append_records as append_brain_records
+from tao_automl.llm.health import result_section
 from tao_automl.metrics import MetricResolver
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
 from tao_automl.preflight import load_platform_skill
@@ -233,7 +235,7 @@ class AutoMLRunner(EvaluationMixin):
             self.store.set_meta(run_state="running")
             self._loop()
             self._final_evaluation()
-            self.store.set_meta(run_state="complete")
+            self.store.set_meta(run_state=self._finished_state())
         except KeyboardInterrupt:
             self.store.set_meta(run_state="interrupted")
             self.store.event("interrupted", running=[r.job_id for r in self.running.values()])
@@ -253,7 +255,8 @@ class AutoMLRunner(EvaluationMixin):
         if result["best"] is None:
             failed = [h["rec_id"] for h in result["history"]]
             reason = self.store.meta("stop_reason") or f"no recommendation succeeded: {failed}"
-            self.store.set_meta(run_state="failed", stop_reason=reason)
+            blocked = self.store.meta("run_state") == "llm_blocked"  # the more telling state: keep it
+            self.store.set_meta(run_state="llm_blocked" if blocked else "failed", stop_reason=reason)
             raise NoSuccessfulRecommendationError(
                 f"no recommendation succeeded; failed recommendation ids: {failed}",
                 field="history",
@@ -442,6 +445,7 @@ class AutoMLRunner(EvaluationMixin):
         while True:
             self._poll()
             self._fill_slots()  # right after polling, so a finished job's slot never idles a poll interval
+            self._drain_brain()
             if not self.running:
                 launched = len(self.store.recs("rec"))
                 if launched >= self._total_recommendations() or not self._can_launch():
@@ -529,7 +533,11 @@ class AutoMLRunner(EvaluationMixin):
     def _make_algorithm(self, plan: _Plan) -> Algorithm:
         self.plan = plan
         return get_algorithm_class(plan.algorithm)(
-            plan.space, direction=plan.direction, settings=plan.settings, resumable=self._resumable(plan)
+            plan.space,
+            direction=plan.direction,
+            settings=plan.settings,
+            resumable=self._resumable(plan),
+            metric=plan.metric,
         )
 
     def _resumable(self, plan: _Plan) -> bool:
@@ -988,6 +996,22 @@ class AutoMLRunner(EvaluationMixin):
             return
         self._submit(rec["rec_id"], job["role"], self.action, expand_dotted(rec["specs"]), self._label(
             rec["rec_id"], job["role"]))  # fmt: skip
+
+    # ================================================================== LLM brain log
+    def _drain_brain(self) -> None:
+        """LLM algorithms journal every call and decision; only the runner writes them (brain/brain_log.jsonl)."""
+        records = self.algorithm.drain_journal()
+        if records:
+            append_brain_records(self.workspace.run_dir, records, self.store)
+
+    def _finished_state(self) -> str:
+        """``llm_blocked`` when an LLM algorithm did not really steer the run (see tao_automl.llm.health)."""
+        health = result_section(self.workspace.run_dir, self.store.all_meta()).get("llm_health")
+        if not health or health["status"] != "llm_blocked":
+            return "complete"
+        if self.store.meta("stop_reason") is None:
+            self.store.set_meta(stop_reason=health["stopped"] or "; ".join(health["reasons"]))
+        return "llm_blocked"
 
     # ================================================================== listeners
     def _notify(self, event: str, **data: Any) -> None:

@@ -113,6 +113,7 @@ class Algorithm(ABC):
         settings: AutoMLSettings,
         seed: int | None = None,
         resumable: bool = True,
+        metric: str | None = None,
     ) -> None:
         self.space = space
         self.direction = direction
@@ -120,6 +121,8 @@ class Algorithm(ABC):
         self.seed = settings.automl_seed if seed is None else seed
         #: The model can resume from an exact epoch checkpoint, so rungs can be climbed by promotion.
         self.resumable = resumable
+        #: The metric's name (only shown to LLMs; the direction is what the search uses).
+        self.metric = metric or settings.metric or "metric"
 
     @abstractmethod
     def propose(self, n: int) -> list[Proposal]:
@@ -156,6 +159,13 @@ class Algorithm(ABC):
                 self.report(item)
             if feedback is not None:
                 self.report(feedback)
+
+    def drain_journal(self) -> list[dict[str, Any]]:
+        """Records of decisions made since the last drain (LLM calls, keep/discard); the runner writes them.
+
+        Only the LLM-guided algorithms keep a journal; an algorithm never writes files itself.
+        """
+        return []
 
     def planned_recommendations(self) -> int | None:
         """How many recommendations the schedule needs (None: as many as the budget allows)."""

@@ -96,6 +96,14 @@ class BayesianSearch(Algorithm):
         self._unbound[key] = trial
         return Proposal(params=params, note=note, meta={"sampler": self.sampler_name})
 
+    def withdraw(self, proposal: Proposal) -> None:
+        """A proposal that will never be bound (hybrid's unchosen candidates): its trial is dropped."""
+        key = fingerprint(proposal.params)
+        trial = self._unbound.pop(key, None)
+        if trial is not None:
+            self.study.tell(trial, state=TrialState.FAIL)
+            self._seen.discard(key)
+
     def bind(self, rec_id: int, proposal: Proposal) -> None:
         key = fingerprint(proposal.params)
         trial = self._unbound.pop(key, None)
