@@ -60,6 +60,7 @@ from server.models import (
 )
 from server.review import render
 from tao_automl.checkpoints import final_checkpoint
+from tao_automl.data.preparation import data_review_lines
 from tao_automl.errors import AutoMLError
 from tao_automl.estimate import (
     RunPlan,
@@ -240,6 +241,8 @@ def preflight_check(sc: ServerContext, inp: PreflightInput) -> PreflightOutput:
         paths=dict(inp.datasets),
         min_free_disk_gb=inp.min_free_disk_gb,
         disk_path=root,
+        platform_options=inp.platform_options,
+        probe_dir=root,
     )
     checks = list(result.checks)
     skill: ModelSkill | None = None
@@ -714,6 +717,7 @@ def estimate_budget(sc: ServerContext, inp: EstimateInput) -> ReviewOutput:
                 "max_concurrent": settings.automl_max_concurrent,
             },
             datasets=_datasets(plan, run),
+            data_plan=data_review_lines(run.plan, plan.results_root),
             algorithm=run.plan.algorithm,
             budget={
                 "total_recommendations": run.total,

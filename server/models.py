@@ -84,6 +84,7 @@ class CheckOut(BaseModel):
     status: Literal["pass", "fail", "warn", "skip"]
     evidence: str = ""
     fix: str | None = None
+    failure_class: str | None = None  # data/credential failures: the job failure class they would cause
 
 
 class ModelSummary(BaseModel):
@@ -230,6 +231,11 @@ class ReviewOutput(BaseModel):
     image_source: str | None
     compute_shape: dict[str, int]
     datasets: list[DatasetOut]
+    data_plan: list[str] = Field(
+        default_factory=list,
+        description="what happens to each dataset before the first job (staged once, reused, read in place, "
+        "repeated-I/O risk) and the train sample count that caps batch sizes",
+    )
     algorithm: str
     budget: dict[str, Any]
     metric: str

@@ -52,6 +52,8 @@ def render(review: ReviewOutput) -> str:
             lines.append(f"| {d.label} | `{d.path}` | {_fmt(d.spec_key)} | {samples} |")
     else:
         lines.append("No dataset paths: the model skill brings its own data (see its SKILL.md).")
+    if review.data_plan:
+        lines += ["", "Before the first job:", *[f"- {line}" for line in review.data_plan]]
     lines += ["", "## Parameters searched", "| parameter | type | range / options | default |", "|---|---|---|---|"]
     for p in review.parameters:
         extra = p.model_dump()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import os
 import shlex
 import shutil
@@ -31,8 +30,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tao_automl.data import s3
+from tao_automl.data.counting import count_bytes, count_records
+from tao_automl.data.locations import is_s3, parse_location
+from tao_automl.data.preparation import MAX_S3_ANNOTATION_BYTES
+from tao_automl.data.visibility import ProbeOptions, check_visibility
 from tao_automl.errors import AutoMLError, ConfigurationError, SkillError
 from tao_automl.images import find_model_skill, resolve_image
+from tao_automl.platforms import get_platform
+from tao_automl.platforms.failures import FailureCategory
 from tao_automl.redaction import redact
 from tao_automl.skill import ModelSkill
 from tao_automl.versions import ENV_VAR, PROJECT_ROOT
@@ -52,19 +58,8 @@ __all__ = [
     "run_preflight",
 ]
 
-BOTO3_SPEC = "boto3>=1.34"
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"})
-S3_SCHEMES = ("s3://", "aws://")
-# Credential sources boto3 understands, checked by name (and a credentials file by existence).
-S3_KEY_PAIRS = (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"), ("ACCESS_KEY", "SECRET_KEY"))
-S3_SINGLE_SOURCES = (
-    "AWS_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-)
-S3_ENDPOINT_VARS = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-MAX_S3_ANNOTATION_BYTES = 512 * 1024 * 1024
+#: Local platforms' jobs see exactly what this machine sees; any other platform is asked with a probe job.
+LOCAL_PLATFORMS = frozenset({"local"})
 
 
 class CheckStatus(StrEnum):
@@ -77,7 +72,14 @@ class CheckStatus(StrEnum):
 
 
 class Check(BaseModel):
-    """One fact proven (or not) before launch; ``fix`` says what to do when it is not ``pass``."""
+    """One fact proven (or not) before launch; ``fix`` says what to do when it is not ``pass``.
+
+    A failed data or credential check also carries ``failure_class`` (a ``platforms.failures``
+    category: ``data_visibility``, ``credential``), the class the job would have failed with; it is
+    an extra field, present only where it applies.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     name: str
     status: CheckStatus
@@ -433,67 +435,6 @@ def _model_checks(model: str, action: str, roots: Sequence[str | Path] | None) -
 # ---- data paths -----------------------------------------------------------------------------------
 
 
-def _is_s3(location: str) -> bool:
-    return location.lower().startswith(S3_SCHEMES)
-
-
-def _split_s3(location: str) -> tuple[str, str]:
-    rest = location.split("://", 1)[1]
-    bucket, _, key = rest.partition("/")
-    return bucket, key
-
-
-def _s3_credential_state(env: Mapping[str, str]) -> tuple[dict[str, str] | None, str]:
-    """Which credential source boto3 would use (names only), and the SET/UNSET evidence."""
-    for access, secret in S3_KEY_PAIRS:
-        if _present(env, access) and _present(env, secret):
-            return {"access": access, "secret": secret}, f"{_flag(env, access)}, {_flag(env, secret)}"
-    for var in S3_SINGLE_SOURCES:
-        if _present(env, var):
-            return {"single": var}, _flag(env, var)
-    creds_file = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or Path(env.get("HOME", "~")) / ".aws" / "credentials")
-    if creds_file.expanduser().is_file():
-        return {"file": str(creds_file)}, f"credentials file {creds_file} exists"
-    names = [n for pair in S3_KEY_PAIRS for n in pair] + list(S3_SINGLE_SOURCES)
-    return None, ", ".join(_flag(env, n) for n in names)
-
-
-def _boto3_importable() -> bool:
-    importlib.invalidate_caches()
-    try:
-        importlib.import_module("boto3")
-    except ImportError:
-        return False
-    return True
-
-
-def _s3_client(env: Mapping[str, str], source: dict[str, str]) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    kwargs: dict[str, Any] = {}
-    if "access" in source:
-        kwargs = {
-            "aws_access_key_id": env[source["access"]],
-            "aws_secret_access_key": env[source["secret"]],
-            "aws_session_token": env.get("AWS_SESSION_TOKEN") or None,
-        }
-    elif source.get("single") == "AWS_PROFILE":
-        kwargs = {"profile_name": env["AWS_PROFILE"]}
-    session = boto3.session.Session(region_name=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"), **kwargs)
-    endpoint = next((env[v] for v in S3_ENDPOINT_VARS if env.get(v)), None)
-    config = Config(connect_timeout=10, read_timeout=30, retries={"max_attempts": 2})
-    return session.client("s3", endpoint_url=endpoint, config=config)
-
-
-def _s3_error(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        error = response["Error"]
-        return redact(f"{error.get('Code', '?')}: {error.get('Message', '')}".strip())
-    return redact(f"{type(exc).__name__}: {exc}")
-
-
 @dataclass
 class _PathState:
     """What the path check learnt, reused by the batch-limit check of the same label."""
@@ -508,15 +449,14 @@ class _PathState:
 def _check_s3_path(label: str, location: str, ctx: _Context) -> tuple[Check, _PathState]:
     name = f"path:{label}"
     failed = _PathState(location, ok=False)
-    source, cred_evidence = _s3_credential_state(ctx.env)
-    if not _boto3_importable():
-        ctx.install_hints[name] = ToolHint(pip=BOTO3_SPEC, module="boto3")
-        install = shlex.join([sys.executable, "-m", "pip", "install", BOTO3_SPEC])
+    source, cred_evidence = s3.credential_source(ctx.env)
+    if not s3.boto3_importable():
+        ctx.install_hints[name] = ToolHint(pip=s3.BOTO3_SPEC, module="boto3")
         return Check(
             name=name,
             status=CheckStatus.FAIL,
             evidence=f"{location}: boto3 is not installed, S3 paths cannot be checked ({cred_evidence})",
-            fix=f"{install} (or rerun with --install-missing-tools after the user agrees)",
+            fix=f"{s3.install_command()} (or rerun with --install-missing-tools after the user agrees)",
         ), failed
     if source is None:
         return Check(
@@ -525,39 +465,32 @@ def _check_s3_path(label: str, location: str, ctx: _Context) -> tuple[Check, _Pa
             evidence=f"{location}: no S3 credentials ({cred_evidence})",
             fix="export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or ACCESS_KEY and SECRET_KEY, or AWS_PROFILE); "
             "set S3_ENDPOINT_URL for a non-AWS endpoint",
+            failure_class=FailureCategory.CREDENTIAL.value,
         ), failed
-    bucket, key = _split_s3(location)
-    if not bucket:
-        return Check(name=name, status=CheckStatus.FAIL, evidence=f"{location}: no bucket in the URI"), failed
+    parsed = parse_location(location)
     try:
-        client = _s3_client(ctx.env, source)
-        if key and not key.endswith("/"):
-            try:
-                head = client.head_object(Bucket=bucket, Key=key)
-            except Exception as exc:
-                if _s3_error(exc).split(":")[0] not in ("404", "NoSuchKey", "NotFound"):
-                    raise
-            else:
-                evidence = f"{location}: object, {head.get('ContentLength', '?')} bytes ({cred_evidence})"
-                state = _PathState(location, ok=True, s3_client=client, s3_object=(bucket, key))
-                return Check(name=name, status=CheckStatus.PASS, evidence=evidence), state
-            key += "/"
-        listing = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=2)
-    except Exception as exc:  # noqa: BLE001 - any client failure is this check's failure, reported redacted
+        client = s3.make_client(ctx.env, source)
+    except Exception as exc:  # noqa: BLE001 - a bad profile or endpoint is this check's failure, reported redacted
+        return Check(name=name, status=CheckStatus.FAIL, evidence=f"{location}: {s3.error_text(exc)}"), failed
+    found = s3.probe(client, parsed)
+    if not found.ok:
+        category = found.category or FailureCategory.DATA_VISIBILITY
+        fix = (
+            "the credentials were rejected: check the key pair (and S3_ENDPOINT_URL for a non-AWS server)"
+            if category is FailureCategory.CREDENTIAL
+            else "check the URI, the bucket policy and that the credentials can read it from the launch platform"
+        )
         return Check(
             name=name,
             status=CheckStatus.FAIL,
-            evidence=f"{location}: {_s3_error(exc)} ({cred_evidence})",
-            fix="check the URI, the bucket policy and that the credentials can read it from the launch platform",
+            evidence=f"{found.evidence} ({cred_evidence})",
+            fix=fix,
+            failure_class=category.value,
         ), failed
-    if not listing.get("KeyCount"):
-        return Check(
-            name=name, status=CheckStatus.FAIL, evidence=f"{location}: no objects under s3://{bucket}/{key}"
-        ), failed
-    state = _PathState(location, ok=True, s3_client=client)
-    return Check(
-        name=name, status=CheckStatus.PASS, evidence=f"{location}: prefix with objects ({cred_evidence})"
-    ), state
+    obj = (parsed.bucket, found.objects[0].key) if found.single else None
+    return Check(name=name, status=CheckStatus.PASS, evidence=f"{found.evidence} ({cred_evidence})"), _PathState(
+        location, ok=True, s3_client=client, s3_object=obj
+    )
 
 
 def _check_local_path(label: str, location: str) -> tuple[Check, _PathState]:
@@ -569,11 +502,15 @@ def _check_local_path(label: str, location: str) -> tuple[Check, _PathState]:
             status=CheckStatus.FAIL,
             evidence=f"{path}: does not exist on this machine",
             fix="check the path, or mount/stage the data where the launch platform can see it",
+            failure_class=FailureCategory.DATA_VISIBILITY.value,
         ), _PathState(location, ok=False)
     if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
-        return Check(name=name, status=CheckStatus.FAIL, evidence=f"{path}: not readable by this user"), _PathState(
-            location, ok=False
-        )
+        return Check(
+            name=name,
+            status=CheckStatus.FAIL,
+            evidence=f"{path}: not readable by this user",
+            failure_class=FailureCategory.DATA_VISIBILITY.value,
+        ), _PathState(location, ok=False)
     if path.is_dir():
         try:
             entries = sum(1 for _ in path.iterdir())
@@ -587,7 +524,7 @@ def _check_local_path(label: str, location: str) -> tuple[Check, _PathState]:
 
 
 def _check_path(label: str, location: str, ctx: _Context) -> tuple[Check, _PathState]:
-    if _is_s3(location):
+    if is_s3(location):
         return _check_s3_path(label, location, ctx)
     if "://" in location and not location.startswith("file://"):
         scheme = location.split("://", 1)[0]
@@ -603,46 +540,6 @@ def _check_path(label: str, location: str, ctx: _Context) -> tuple[Check, _PathS
 # ---- record counting (effective batch limit) -------------------------------------------------------
 
 
-def _count_json(data: Any) -> tuple[int, str]:
-    if isinstance(data, list):
-        return len(data), "JSON list entries"
-    if isinstance(data, dict):
-        if isinstance(data.get("images"), list):
-            return len(data["images"]), "COCO images"
-        for key in ("annotations", "data", "samples", "items"):
-            if isinstance(data.get(key), list):
-                return len(data[key]), f"'{key}' entries"
-    raise ValueError("JSON is neither a list nor a COCO file with an 'images' list")
-
-
-def _count_bytes(name: str, data: bytes) -> tuple[int, str]:
-    lowered = name.lower()
-    if lowered.endswith((".jsonl", ".ndjson")):
-        return sum(1 for line in data.splitlines() if line.strip()), "JSONL lines"
-    if lowered.endswith(".json"):
-        return _count_json(json.loads(data))
-    raise ValueError(f"cannot count records in {name}: expected .json, .jsonl or a classification folder")
-
-
-def count_records(path: str | Path) -> tuple[int, str]:
-    """Records in an annotation file or dataset folder, and what was counted.
-
-    JSON list -> entries; COCO -> ``images``; JSONL -> non-empty lines; a folder -> image files,
-    summed over its class sub-folders when it has them (the classification layout).
-
-    Raises:
-        ValueError: the format cannot be counted.
-    """
-    path = Path(path)
-    if path.is_dir():
-        classes = sorted(p for p in path.iterdir() if p.is_dir())
-        roots = classes or [path]
-        images = sum(1 for root in roots for f in root.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-        how = f"images in {len(classes)} class folders" if classes else "images in the folder"
-        return images, how
-    return _count_bytes(path.name, path.read_bytes())
-
-
 def _count_s3(state: _PathState) -> tuple[int, str]:
     if state.s3_object is None:
         raise ValueError("an S3 prefix cannot be counted; point the label at the annotation file")
@@ -651,7 +548,7 @@ def _count_s3(state: _PathState) -> tuple[int, str]:
     if head.get("ContentLength", 0) > MAX_S3_ANNOTATION_BYTES:
         raise ValueError(f"s3://{bucket}/{key} is larger than {MAX_S3_ANNOTATION_BYTES} bytes; count it locally")
     body = state.s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return _count_bytes(key, body)
+    return count_bytes(key, body)
 
 
 def _batch_check(limit: BatchLimit, states: Mapping[str, _PathState]) -> Check:
@@ -673,7 +570,7 @@ def _batch_check(limit: BatchLimit, states: Mapping[str, _PathState]) -> Check:
     except (OSError, ValueError) as exc:
         return Check(name=name, status=CheckStatus.FAIL, evidence=redact(f"{state.location}: {exc}"))
     except Exception as exc:  # noqa: BLE001 - S3 client errors
-        return Check(name=name, status=CheckStatus.FAIL, evidence=f"{state.location}: {_s3_error(exc)}")
+        return Check(name=name, status=CheckStatus.FAIL, evidence=f"{state.location}: {s3.error_text(exc)}")
     per_shard = records // limit.shards
     facts = f"{records} records ({how}) / {limit.shards} shards = {per_shard} per shard; batch {limit.batch}"
     if limit.batch > records / limit.shards:
@@ -686,6 +583,60 @@ def _batch_check(limit: BatchLimit, states: Mapping[str, _PathState]) -> Check:
             else "the dataset has fewer records than shards: use fewer GPUs or more data",
         )
     return Check(name=name, status=CheckStatus.PASS, evidence=facts)
+
+
+def _visibility_checks(
+    platform: str,
+    options: Mapping[str, Any],
+    items: Sequence[tuple[str, str]],
+    image: str | None,
+    probe_dir: Path,
+    env: Mapping[str, str],
+) -> list[Check]:
+    """``visible:<label>``: each local path tested inside a short job on the launch platform itself."""
+    local = {label: loc for label, loc in items if parse_location(loc).kind == "local"}
+    if not local:
+        return []
+    try:
+        plat = get_platform(platform, **dict(options))
+        found = check_visibility(
+            platform, local, ProbeOptions(image=image, workdir=probe_dir, env=dict(env)), platform=plat
+        )
+    except AutoMLError as exc:
+        return [
+            Check(
+                name=f"visible:{label}",
+                status=CheckStatus.FAIL,
+                evidence=redact(f"no probe job on {platform}: {exc.message}"),
+                fix=exc.hint or "fix the platform checks above, then run preflight again",
+            )
+            for label in local
+        ]
+    checks = []
+    for v in found:
+        if v.visible:
+            checks.append(Check(name=f"visible:{v.label}", status=CheckStatus.PASS, evidence=v.evidence))
+        elif v.visible is None:
+            checks.append(
+                Check(
+                    name=f"visible:{v.label}",
+                    status=CheckStatus.WARN,
+                    evidence=v.evidence,
+                    fix="check that the platform runs jobs, then run preflight again",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    name=f"visible:{v.label}",
+                    status=CheckStatus.FAIL,
+                    evidence=v.evidence,
+                    fix=f"mount or stage the data where {platform} jobs see it (a shared filesystem, a volume, or "
+                    "an s3:// URI that the run stages once under the results root)",
+                    failure_class=(v.category or FailureCategory.DATA_VISIBILITY).value,
+                )
+            )
+    return checks
 
 
 def _disk_check(min_free_gb: float, disk_path: str | Path | None) -> Check:
@@ -772,6 +723,16 @@ def _overall(checks: list[Check]) -> CheckStatus:
     return CheckStatus.WARN if CheckStatus.WARN in statuses else CheckStatus.PASS
 
 
+def _image_of(model: str | None, action: str, skill_roots: Sequence[str | Path] | None) -> str | None:
+    """The image trials would run in (a probe job uses the same one), or None."""
+    if not model:
+        return None
+    try:
+        return resolve_image(model, action, roots=list(skill_roots) if skill_roots else None).image
+    except AutoMLError:
+        return None
+
+
 def _default_conditions(
     model: str | None, action: str, skill_roots: Sequence[str | Path] | None, env: Mapping[str, str]
 ) -> dict[str, bool]:
@@ -802,6 +763,8 @@ def run_preflight(
     env: Mapping[str, str] | None = None,
     runner: Runner = _run,
     conditions: Mapping[str, bool] | None = None,
+    platform_options: Mapping[str, Any] | None = None,
+    probe_dir: str | Path | None = None,
 ) -> PreflightResult:
     """Run every requested check; nothing is installed unless ``install_missing_tools``.
 
@@ -818,6 +781,10 @@ def run_preflight(
         runner: how install commands are run (argv -> CompletedProcess).
         conditions: which ``when:`` conditions of credential groups hold; by default ``registry_image``
             is derived from the model's image and ``remote`` from ``SLURM_HOSTNAME``.
+        platform_options: options of the launch platform (a host, a partition, mounts); with a non-local
+            ``platform`` and local paths, a short probe job built with them proves what jobs can read.
+        probe_dir: where probe jobs keep their files; must be visible to the platform (default:
+            ``disk_path``, else the current directory, under ``.tao-automl-probes``).
     """
     env = os.environ if env is None else env
     items = list(paths.items()) if isinstance(paths, Mapping) else list(paths or [])
@@ -832,6 +799,11 @@ def run_preflight(
         for label, location in items:
             check, states[label] = _check_path(label, location, ctx)
             checks.append(check)
+        path_checks_passed = all(c.status is not CheckStatus.FAIL for c in checks)
+        if platform and platform not in LOCAL_PLATFORMS and items and path_checks_passed:
+            probes = Path(probe_dir or disk_path or os.getcwd()).expanduser().absolute() / ".tao-automl-probes"
+            image = _image_of(model, action, skill_roots)
+            checks += _visibility_checks(platform, platform_options or {}, items, image, probes, ctx.env)
         checks += [_batch_check(limit, states) for limit in batch_limits]
         if min_free_disk_gb is not None:
             checks.append(_disk_check(min_free_disk_gb, disk_path))

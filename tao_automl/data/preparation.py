@@ -26,7 +26,7 @@ from tao_automl.data.counting import count_bytes, count_records
 from tao_automl.data.locations import parse_location
 from tao_automl.data.references import DatasetRef, require_inputs
 from tao_automl.data.staging import StagedSource, Stager, file_fingerprint, now_iso
-from tao_automl.errors import SkillError
+from tao_automl.errors import AutoMLError, SkillError
 from tao_automl.redaction import redact
 from tao_automl.skill import ModelSkill
 
@@ -197,6 +197,7 @@ def prepare_data(
     results_root: str | Path,
     given_count: int | None = None,
     env: Mapping[str, str] | None = None,
+    dry_run: bool = False,
 ) -> DataPlan:
     """Check required inputs, stage what needs staging, and count training samples.
 
@@ -206,13 +207,14 @@ def prepare_data(
         results_root: where staged copies live (``<results_root>/data_staging``), visible to the platform.
         given_count: ``train_sample_count`` from the settings; counting is skipped when given.
         env: environment holding the S3 credential names (default ``os.environ``).
+        dry_run: preview for a launch review: say what would be staged or reused, copy nothing.
 
     Raises:
         ConfigurationError: a required input is unset (names the spec key).
     """
     env = dict(os.environ if env is None else env)
     refs = require_inputs(skill, action, spec)
-    stager = Stager(results_root, env)
+    stager = Stager(results_root, env, dry_run=dry_run)
     staging = [stager.stage(ref) for ref in refs if ref.location]
     updates = {
         s.spec_key: s.staged_path
@@ -235,3 +237,22 @@ def prepare_data(
         sample_count=count,
         staging_root=str(stager.root),
     )
+
+
+def data_review_lines(plan: Any, results_root: str | Path) -> list[str]:
+    """The launch review's data lines for a planned run (a runner ``_Plan``), previewed without copying.
+
+    Never raises: a preview that cannot be made says why, and the launch does the real work anyway.
+    """
+    try:
+        preview = prepare_data(
+            plan.skill,
+            plan.action,
+            plan.base_spec,
+            results_root=results_root,
+            given_count=plan.settings.train_sample_count,
+            dry_run=True,
+        )
+    except AutoMLError as exc:
+        return [f"data preview failed: {exc}"]
+    return preview.review()["lines"]

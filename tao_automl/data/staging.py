@@ -39,7 +39,8 @@ class StagedSource(BaseModel):
     """One line of ``evaluations/data_staging.json``.
 
     ``status``: ``staged`` (copied now), ``reused`` (an unchanged earlier copy), ``not_needed``
-    (local and visible to the jobs as is), ``not_possible`` (jobs read the source directly; see ``risk``).
+    (local and visible to the jobs as is), ``not_possible`` (jobs read the source directly; see ``risk``),
+    ``to_stage`` (a review's preview: it will be copied once at launch).
     """
 
     spec_key: str | None
@@ -114,9 +115,12 @@ def _data_root(staged: Path) -> Path:
 class Stager:
     """Stages sources under ``results_root/data_staging`` (visible to the platform: trials write there too)."""
 
-    def __init__(self, results_root: str | Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, results_root: str | Path, env: Mapping[str, str] | None = None, *, dry_run: bool = False
+    ) -> None:
         self.root = Path(results_root).expanduser().absolute() / STAGING_DIR
         self.env = dict(os.environ if env is None else env)
+        self.dry_run = dry_run  # a review's preview: probe and compare fingerprints, copy nothing
         self._client: Any = None
 
     def _s3(self) -> Any:
@@ -166,6 +170,20 @@ class Stager:
             risk="every trial reads the source directly; repeated I/O per trial",
         )
 
+    @staticmethod
+    def _to_stage(ref: DatasetRef, uri: str, slot: Path, size: int, count: int, fingerprint: str) -> StagedSource:
+        return StagedSource(
+            spec_key=ref.spec_key,
+            source_uri=uri,
+            staged_path=None,
+            bytes=size,
+            file_count=count,
+            checksum=fingerprint,
+            timestamp=now_iso(),
+            status="to_stage",
+            reason=f"copied once at launch to {slot}/data; every trial reads the copy",
+        )
+
     # ---- local: already visible; only an archive the skill wants extracted is unpacked once ----
     def _stage_local(self, ref: DatasetRef, loc: Location) -> StagedSource:
         path = loc.path.absolute()
@@ -187,6 +205,8 @@ class Stager:
         fingerprint = file_fingerprint(archive)
         slot = self._slot(str(archive))
         record = self._reuse(slot, fingerprint)
+        if record is None and self.dry_run:
+            return self._to_stage(ref, str(archive), slot, archive.stat().st_size, 1, fingerprint)
         if record is None:
             build = slot / f".build-{uuid.uuid4().hex[:8]}"
             _extract(archive, build)
@@ -250,6 +270,9 @@ class Stager:
         fingerprint = _fingerprint(list(found.objects))
         slot = self._slot(target.uri)
         record = self._reuse(slot, fingerprint)
+        if record is None and self.dry_run:
+            size = sum(o.size for o in found.objects)
+            return self._to_stage(ref, target.uri, slot, size, len(found.objects), fingerprint)
         if record is None:
             build = slot / f".build-{uuid.uuid4().hex[:8]}"
             build.mkdir(parents=True)
