@@ -9,13 +9,14 @@ once under the results root), ``counting`` (training samples from the annotation
 
 from tao_automl.data.counting import count_records
 from tao_automl.data.locations import Location, is_s3, parse_location
-from tao_automl.data.preparation import DataPlan, SampleCount, prepare_data
+from tao_automl.data.preparation import DataPlan, DataUnreadableError, SampleCount, prepare_data
 from tao_automl.data.references import DatasetRef, dataset_references, require_inputs
 from tao_automl.data.staging import StagedSource, Stager
 from tao_automl.data.visibility import ProbeOptions, Visibility, check_visibility
 
 __all__ = [
     "DataPlan",
+    "DataUnreadableError",
     "DatasetRef",
     "Location",
     "ProbeOptions",

@@ -26,12 +26,23 @@ from tao_automl.data.counting import count_bytes, count_records
 from tao_automl.data.locations import parse_location
 from tao_automl.data.references import DatasetRef, require_inputs
 from tao_automl.data.staging import StagedSource, Stager, file_fingerprint, now_iso
-from tao_automl.errors import AutoMLError, SkillError
+from tao_automl.errors import AutoMLError, ConfigurationError, SkillError
 from tao_automl.redaction import redact
 from tao_automl.skill import ModelSkill
 
 MAX_S3_ANNOTATION_BYTES = 512 * 1024 * 1024
 COUNT_COMMAND_TIMEOUT = 300.0
+
+
+class DataUnreadableError(ConfigurationError):
+    """A dataset was reached and refused (missing, denied, credentials rejected): every job would fail alike.
+
+    ``failure_class`` is the ``platforms.failures`` category the jobs would have failed with.
+    """
+
+    def __init__(self, message: str, *, field: str | None, hint: str, failure_class: str) -> None:
+        super().__init__(f"{failure_class}: {message}", field=field, hint=hint)
+        self.failure_class = failure_class
 
 
 class SampleCount(BaseModel):
@@ -216,6 +227,16 @@ def prepare_data(
     refs = require_inputs(skill, action, spec)
     stager = Stager(results_root, env, dry_run=dry_run)
     staging = [stager.stage(ref) for ref in refs if ref.location]
+    refused = [s for s in staging if s.failure_class]
+    if refused and not dry_run:
+        first = refused[0]
+        raise DataUnreadableError(
+            first.reason,
+            field=first.spec_key,
+            hint="fix the URI or the credentials (names: ACCESS_KEY/SECRET_KEY or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY, S3_ENDPOINT_URL), then run preflight again",
+            failure_class=first.failure_class or "data_visibility",
+        )
     updates = {
         s.spec_key: s.staged_path
         for s in staging

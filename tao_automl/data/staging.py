@@ -27,6 +27,7 @@ from tao_automl.data import s3
 from tao_automl.data.locations import Location, parse_location
 from tao_automl.data.references import DatasetRef
 from tao_automl.errors import ConfigurationError
+from tao_automl.platforms.failures import FailureCategory
 from tao_automl.workspace import atomic_write_json
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
@@ -53,6 +54,7 @@ class StagedSource(BaseModel):
     status: str
     reason: str = ""
     risk: str | None = None
+    failure_class: str | None = None  # set when the source was reached and refused: jobs would fail the same way
 
 
 def now_iso() -> str:
@@ -240,15 +242,18 @@ class Stager:
 
     # ---- s3: download once (an archive is extracted), then reuse while the ETags hold ----
     def _stage_s3(self, ref: DatasetRef, loc: Location) -> StagedSource:
-        def not_possible(reason: str) -> StagedSource:
+        def not_possible(reason: str, failure_class: str | None = None) -> StagedSource:
             return StagedSource(
+                failure_class=failure_class,
                 spec_key=ref.spec_key,
                 source_uri=loc.uri,
                 staged_path=None,
                 timestamp=now_iso(),
                 status="not_possible",
                 reason=reason,
-                risk="every trial reads the source from S3 itself: repeated I/O of the whole dataset per trial",
+                risk=None
+                if failure_class
+                else "every trial reads the source from S3 itself: repeated I/O of the whole dataset per trial",
             )
 
         if not s3.boto3_importable():
@@ -266,7 +271,7 @@ class Stager:
         elif found.single and _archive_suffix(loc.key) and ref.runtime == "extracted_folder":
             archive = _archive_suffix(loc.key)
         if not found.ok:
-            return not_possible(found.evidence)
+            return not_possible(found.evidence, (found.category or FailureCategory.DATA_VISIBILITY).value)
         fingerprint = _fingerprint(list(found.objects))
         slot = self._slot(target.uri)
         record = self._reuse(slot, fingerprint)
