@@ -799,8 +799,11 @@ def run_preflight(
         for label, location in items:
             check, states[label] = _check_path(label, location, ctx)
             checks.append(check)
-        path_checks_passed = all(c.status is not CheckStatus.FAIL for c in checks)
-        if platform and platform not in LOCAL_PLATFORMS and items and path_checks_passed:
+        # A probe job needs a reachable platform and paths that exist at all; credential gaps do not stop it.
+        blocked = any(
+            c.status is CheckStatus.FAIL and c.name.startswith(("tool:", "path:", "platform:")) for c in checks
+        )
+        if platform and platform not in LOCAL_PLATFORMS and items and not blocked:
             probes = Path(probe_dir or disk_path or os.getcwd()).expanduser().absolute() / ".tao-automl-probes"
             image = _image_of(model, action, skill_roots)
             checks += _visibility_checks(platform, platform_options or {}, items, image, probes, ctx.env)

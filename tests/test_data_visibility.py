@@ -1,0 +1,74 @@
+"""Data visibility checked from where the jobs run: a stat for local, a real probe job on docker and slurm.
+
+The docker and slurm engines are the session services of tests/services/ (started once, shared with
+the platform tests). A probe job mounts and reads exactly what a trial would, so a path that exists
+on this machine but is not given to the container is reported as missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from services.docker_engine import PY_IMAGE
+from services.slurm_cluster import SlurmCluster, slurm_platform
+
+from tao_automl.data import ProbeOptions, check_visibility
+from tao_automl.platforms.docker import DockerPlatform
+from tao_automl.preflight import CheckStatus, run_preflight
+
+
+def dataset(tmp_path: Path) -> dict[str, str]:
+    images = tmp_path / "data" / "images"
+    images.mkdir(parents=True)
+    (images / "0.png").write_bytes(b"\x89PNG")
+    ann = tmp_path / "data" / "train.json"
+    ann.write_text("[]")
+    return {"images": str(images), "annotation": str(ann), "val": str(tmp_path / "data" / "no-such-dir")}
+
+
+def verdicts(results: list) -> dict[str, bool | None]:
+    return {v.label: v.visible for v in results}
+
+
+def test_local_is_a_stat_on_this_machine(tmp_path: Path) -> None:
+    paths = dataset(tmp_path)
+    found = check_visibility("local", paths, ProbeOptions(workdir=tmp_path / "probes"))
+    assert verdicts(found) == {"images": True, "annotation": True, "val": False}
+    assert found[2].category == "data_visibility"
+    assert not (tmp_path / "probes").exists(), "local needs no probe job"
+
+
+def test_docker_probe_job_sees_what_a_trial_container_sees(docker_engine: str, tmp_path: Path) -> None:
+    paths = dataset(tmp_path)
+    plat = DockerPlatform(docker_host=docker_engine, default_image=PY_IMAGE, cancel_grace_seconds=2.0)
+    found = check_visibility("docker", paths, ProbeOptions(workdir=tmp_path / "probes", timeout_seconds=120), plat)
+    assert verdicts(found) == {"images": True, "annotation": True, "val": False}
+    assert all("docker job" in v.checked_from for v in found)
+    assert found[2].category == "data_visibility"
+
+
+def test_slurm_probe_job_runs_on_the_cluster(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
+    paths = dataset(tmp_path)
+    plat = slurm_platform(tmp_path)
+    found = check_visibility("slurm", paths, ProbeOptions(workdir=tmp_path / "probes", timeout_seconds=120), plat)
+    assert verdicts(found) == {"images": True, "annotation": True, "val": False}
+    assert all("slurm job" in v.checked_from for v in found)
+
+
+def test_preflight_probes_a_non_local_platform_with_its_options(docker_engine: str, tmp_path: Path) -> None:
+    """``visible:<label>`` comes from a probe job on the launch platform, only after the path checks pass."""
+    paths = dataset(tmp_path)
+    options = {"docker_host": docker_engine, "default_image": PY_IMAGE}
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "DOCKER_HOST": docker_engine}
+    result = run_preflight(
+        platform="docker",
+        paths={"images": paths["images"]},
+        platform_options=options,
+        probe_dir=tmp_path,
+        env=env,
+        conditions={"registry_image": False},
+    )
+    checks = {c.name: c for c in result.checks}
+    assert checks["visible:images"].status is CheckStatus.PASS, checks
+    assert "docker job" in checks["visible:images"].evidence
