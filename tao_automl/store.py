@@ -76,6 +76,17 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self._db.row_factory = sqlite3.Row
+        #: rec_id -> (raw row, decoded): the runner reads every rec on each poll, and decoding the JSON
+        #: columns of unchanged rows again made long studies quadratic. Nested values are shared, never mutated.
+        self._decoded: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+    def _decode(self, row: sqlite3.Row) -> dict[str, Any]:
+        raw = tuple(row)
+        hit = self._decoded.get(row["rec_id"])
+        if hit is None or hit[0] != raw:
+            hit = (raw, _decode_rec(row))
+            self._decoded[row["rec_id"]] = hit
+        return dict(hit[1])
 
     def close(self) -> None:
         self._db.close()
@@ -164,13 +175,13 @@ class Store:
 
     def rec(self, rec_id: int) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM recs WHERE rec_id = ?", (rec_id,)).fetchone()
-        return _decode_rec(row) if row else None
+        return self._decode(row) if row else None
 
     def recs(self, kind: str | None = "rec") -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM recs", ()
         if kind is not None:
             sql, args = sql + " WHERE kind = ?", (kind,)
-        return [_decode_rec(r) for r in self._db.execute(sql + " ORDER BY rec_id", args)]
+        return [self._decode(r) for r in self._db.execute(sql + " ORDER BY rec_id", args)]
 
     # ------------------------------------------------------------------ jobs
     def add_job_intent(self, name: str, rec_id: int, action: str, role: str, retry_of: str | None = None) -> None:

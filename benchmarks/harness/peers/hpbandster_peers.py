@@ -1,0 +1,58 @@
+"""hpbandster's BOHB and HyperBand (Falkner et al. 2018), one worker on a loopback name server."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import hpbandster.core.nameserver as hpns
+from hpbandster.core.worker import Worker
+from hpbandster.optimizers import BOHB, HyperBand
+
+from benchmarks.harness.ledger import BudgetExhausted, Ledger
+from benchmarks.harness.peers.configspace_space import to_configspace
+from benchmarks.harness.problems import Problem
+
+logging.getLogger("hpbandster").setLevel(logging.ERROR)
+
+
+class _LedgerWorker(Worker):
+    def __init__(self, problem: Problem, ledger: Ledger, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem, self.ledger = problem, ledger
+
+    def compute(self, config: dict[str, Any], budget: float, **_: Any) -> dict[str, Any]:
+        config = {d.name: config[d.name] for d in self.problem.space}
+        try:
+            return {"loss": self.ledger.evaluate(config, int(round(budget))), "info": {}}
+        except BudgetExhausted:
+            return {"loss": float("inf"), "info": {"budget": "exhausted"}}
+
+
+def _run(kind: type, problem: Problem, ledger: Ledger, seed: int) -> None:
+    run_id = f"bench-{problem.name}-{seed}"
+    ns = hpns.NameServer(run_id=run_id, host="127.0.0.1", port=None)
+    host, port = ns.start()
+    worker = _LedgerWorker(problem, ledger, nameserver=host, nameserver_port=port, run_id=run_id)
+    worker.run(background=True)
+    optimizer = kind(configspace=to_configspace(problem.space, seed), run_id=run_id, nameserver=host,
+                     nameserver_port=port, min_budget=problem.z_min, max_budget=problem.z_max, eta=3)  # fmt: skip
+    try:
+        iterations = 0
+        while not ledger.exhausted and iterations < 1000:
+            iterations += 1
+            optimizer.run(n_iterations=iterations)
+    finally:
+        optimizer.shutdown(shutdown_workers=True)
+        ns.shutdown()
+
+
+def run_bohb(problem: Problem, ledger: Ledger, seed: int) -> None:
+    _run(BOHB, problem, ledger, seed)
+
+
+def run_hyperband(problem: Problem, ledger: Ledger, seed: int) -> None:
+    _run(HyperBand, problem, ledger, seed)
+
+
+__all__ = ["BudgetExhausted", "run_bohb", "run_hyperband"]
