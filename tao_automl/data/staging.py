@@ -16,7 +16,8 @@ import shutil
 import tarfile
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,17 @@ def _extract(archive: Path, dest: Path) -> None:
         return
     with tarfile.open(archive) as tf:
         tf.extractall(dest, filter="data")
+
+
+@contextmanager
+def _building(slot: Path) -> Iterator[Path]:
+    """A fresh build dir in ``slot``; whatever is left of it after a failure is removed (never half-staged)."""
+    build = slot / f".build-{uuid.uuid4().hex[:8]}"
+    build.mkdir(parents=True)
+    try:
+        yield build
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
 
 
 def _data_root(staged: Path) -> Path:
@@ -210,10 +222,10 @@ class Stager:
         if record is None and self.dry_run:
             return self._to_stage(ref, str(archive), slot, archive.stat().st_size, 1, fingerprint)
         if record is None:
-            build = slot / f".build-{uuid.uuid4().hex[:8]}"
-            _extract(archive, build)
             record = {"source_uri": str(archive), "checksum": fingerprint, "staged_path": "", "extracted": True}
-            self._commit(slot, build, record)
+            with _building(slot) as build:
+                _extract(archive, build)
+                self._commit(slot, build, record)
             status, reason = "staged", f"extracted {archive.name} once for every trial"
         else:
             status, reason = "reused", "the archive is unchanged since it was extracted"
@@ -279,26 +291,25 @@ class Stager:
             size = sum(o.size for o in found.objects)
             return self._to_stage(ref, target.uri, slot, size, len(found.objects), fingerprint)
         if record is None:
-            build = slot / f".build-{uuid.uuid4().hex[:8]}"
-            build.mkdir(parents=True)
             record = {"source_uri": target.uri, "checksum": fingerprint, "staged_path": str(slot / "data")}
-            if found.single and archive:
-                download = slot / f".download-{uuid.uuid4().hex[:8]}{archive}"
-                s3.download(client, target.bucket, target.key, download)
-                try:
-                    _extract(download, build)
-                finally:
-                    download.unlink(missing_ok=True)
-                record["extracted"] = True
-            elif found.single:
-                name = Path(target.key).name
-                s3.download(client, target.bucket, target.key, build / name)
-                record["staged_path"] = str(slot / "data" / name)
-            else:
-                prefix = target.key.rstrip("/") + "/" if target.key else ""
-                for obj in (o for o in found.objects if not o.key.endswith("/")):
-                    s3.download(client, target.bucket, obj.key, build / obj.key[len(prefix) :])
-            self._commit(slot, build, record)
+            with _building(slot) as build:
+                if found.single and archive:
+                    download = slot / f".download-{uuid.uuid4().hex[:8]}{archive}"
+                    try:
+                        s3.download(client, target.bucket, target.key, download)
+                        _extract(download, build)
+                    finally:
+                        download.unlink(missing_ok=True)
+                    record["extracted"] = True
+                elif found.single:
+                    name = Path(target.key).name
+                    s3.download(client, target.bucket, target.key, build / name)
+                    record["staged_path"] = str(slot / "data" / name)
+                else:
+                    prefix = target.key.rstrip("/") + "/" if target.key else ""
+                    for obj in (o for o in found.objects if not o.key.endswith("/")):
+                        s3.download(client, target.bucket, obj.key, build / obj.key[len(prefix) :])
+                self._commit(slot, build, record)
             status, reason = "staged", "copied once to storage the jobs see; every trial reads the copy"
         else:
             status, reason = "reused", "the source's ETags are unchanged since it was staged"
