@@ -74,7 +74,7 @@ from tao_automl.estimate import (
 from tao_automl.images import find_model_skill, resolve_image
 from tao_automl.preflight import Check, CheckStatus, count_records, run_preflight
 from tao_automl.redaction import find_secrets, is_secret_name
-from tao_automl.report import headline, load_result, write_report
+from tao_automl.report import load_result, write_report_files
 from tao_automl.results import query_status
 from tao_automl.skill import ModelSkill
 from tao_automl.store import Store
@@ -1031,7 +1031,7 @@ def summarize_results(sc: ServerContext, inp: RunInput) -> SummaryOutput:
         plan: PlanState | None = sc.store.load_plan(run.preflight_id)
     except GateRefusal:
         plan = None
-    report_dir = write_report(ws.run_dir)
+    report_dir, report = write_report_files(ws.run_dir)
     checkpoint = _exact_checkpoint(result, ws, plan)
     state = result["progress"].get("state")
     final = result["final_evaluation"]
@@ -1055,7 +1055,7 @@ def summarize_results(sc: ServerContext, inp: RunInput) -> SummaryOutput:
         state=state,
         metric=result["metric"]["name"],
         direction=result["metric"]["direction"],
-        headline=headline(result),
+        headline=report.headline,
         baseline={k: v for k, v in result["baseline"].items() if k != "specs"},
         recommendations=recs,
         best=best,
@@ -1068,5 +1068,7 @@ def summarize_results(sc: ServerContext, inp: RunInput) -> SummaryOutput:
             if r.failure_class
         ],
         report_path=str(report_dir / "summary.md"),
+        html_report_path=str(report_dir / "report.html"),
+        report=report,
         next_steps=_next_steps(result, checkpoint, state),
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tao_automl.estimate import Estimate
+from tao_automl.report import ReportModel
 
 _ID = r"^[A-Za-z0-9_.\-]{1,64}$"
 _Text = Field(min_length=1, max_length=4096)
@@ -349,4 +350,6 @@ class SummaryOutput(BaseModel):
     improvement_over_baseline: dict[str, Any] | None = None
     failures: list[FailureOut] = Field(default_factory=list)
     report_path: str | None = None
+    html_report_path: str | None = None
+    report: ReportModel | None = Field(None, description="the report model the CLI and report.html render")
     next_steps: list[str]

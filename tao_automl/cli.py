@@ -18,7 +18,7 @@ import yaml
 from rich.console import Console
 
 from tao_automl.errors import AutoMLError, ConfigurationError
-from tao_automl.progress import ProgressDisplay
+from tao_automl.progress import progress_for
 from tao_automl.report import load_result, print_summary, write_report
 from tao_automl.results import query_status
 from tao_automl.runner import AutoMLRunner
@@ -104,7 +104,15 @@ def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
         metavar="KEY=VALUE",
         help="platform constructor option (e.g. partition=gpu, network=none), repeatable",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument(
+        "--track",
+        action="append",
+        choices=["wandb", "mlflow"],
+        help="send the run to an experiment tracker (W&B is offline unless WANDB_API_KEY is set), repeatable",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the result as JSON on stdout, progress as JSON lines on stderr"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -124,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="live status of a run (works from any process)")
     st.add_argument("workspace")
     st.add_argument("--json", action="store_true")
-    rp = sub.add_parser("report", help="write report/summary.md and print the results table")
+    rp = sub.add_parser("report", help="write report/summary.md, report/report.html and plots; print the table")
     rp.add_argument("workspace")
     rp.add_argument("--json", action="store_true")
     return parser
@@ -133,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     settings = _load_mapping(args.settings_file, "--settings-file")
     settings.update(_key_values(args.settings, "--setting"))
+    if args.track:
+        settings["automl_tracking"] = sorted({*settings.get("automl_tracking", []), *args.track})
     for flag, key in (
         ("max_recommendations", "automl_max_recommendations"),
         ("max_concurrent", "automl_max_concurrent"),
@@ -165,10 +175,10 @@ def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
         poll_interval=args.poll_interval,
         platform_options=_platform_options(args),
     )
-    display = ProgressDisplay(live=False if args.quiet or args.json else None)
-    if not (args.quiet or args.json):
+    display = progress_for(quiet=args.quiet, json_lines=args.json)
+    if display is not None:
         runner.listeners.append(display)
-    with display if not (args.quiet or args.json) else contextlib.nullcontext():
+    with display or contextlib.nullcontext():
         return runner.run(
             automl_algorithm=args.algorithm,
             automl_settings=settings,
@@ -204,8 +214,9 @@ def _run_plan(args: argparse.Namespace) -> dict[str, Any]:
         poll_interval=plan.get("poll_interval", args.poll_interval),
         platform_options=plan.get("platform_options") or {},
     )
-    if not (args.quiet or args.json):
-        runner.listeners.append(ProgressDisplay(live=False))
+    display = progress_for(quiet=args.quiet, json_lines=args.json)
+    if display is not None:
+        runner.listeners.append(display)
     return runner.run(
         automl_algorithm=plan.get("algorithm"),
         automl_settings=plan.get("settings") or {},
@@ -231,8 +242,9 @@ def _resume(args: argparse.Namespace) -> dict[str, Any]:
         poll_interval=args.poll_interval,
         platform_options=_platform_options(args),
     )
-    if not (args.quiet or args.json):
-        runner.listeners.append(ProgressDisplay(live=False))
+    display = progress_for(quiet=args.quiet, json_lines=args.json)
+    if display is not None:
+        runner.listeners.append(display)
     return runner.run(workspace_path=run_dir, resume=True)
 
 
@@ -280,18 +292,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(result, indent=2, default=str))
             else:
                 print_summary(result, console)
-                console.print(f"report written to {out}")
+                console.print(f"report written to {out}: summary.md, report.html, plots/")
             return 0
     except AutoMLError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    report_dir = write_report(result["workspace"])
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
         print_summary(result, console)
-        report_dir = write_report(result["workspace"])
         console.print(f"AutoML pass wall time: {time.perf_counter() - started:.1f}s")
-        console.print(f"workspace: {result['workspace']}\nreport: {report_dir / 'summary.md'}")
+        console.print(
+            f"workspace: {result['workspace']}\nreport: {report_dir / 'summary.md'}, {report_dir / 'report.html'}"
+        )
+    health = result.get("llm_health") or {}
+    if health.get("status") == "llm_blocked":  # results exist, but this is not a valid LLM-guided run
+        print(f"error: llm_blocked: {'; '.join(health['reasons']) or health.get('stopped')}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -107,12 +107,12 @@ class AutoMLSettings(BaseModel):
     llm_price_per_1m_input_tokens: float | None = Field(None, ge=0, description="prompt price, for the result's cost")
     llm_price_per_1m_output_tokens: float | None = Field(None, ge=0, description="completion price, for the cost")
     automl_tracking: list[Literal["wandb", "mlflow"]] = Field(
-        default_factory=list, description="experiment trackers fed by the runner (tao_automl.tracking)"
+        [], description="experiment trackers fed by the runner (tao_automl.tracking)"
     )
     wandb_project: str = "tao-automl"
     wandb_entity: str | None = None
     wandb_group: str | None = Field(None, description="default: experiment_id, else the run directory's name")
-    wandb_tags: list[str] = Field(default_factory=list)
+    wandb_tags: list[str] = []
     wandb_mode: Literal["auto", "online", "offline"] = Field(
         "auto", description="auto: online when WANDB_API_KEY is set, else offline (nothing leaves the machine)"
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import FAST_RUNNER_SETTINGS, RunRunner, make_runner
+from services.digits_demo import DemoRun
 
 from tao_automl.store import Store
 from tao_automl.tracking.wandb_file import read_runs
@@ -108,3 +109,28 @@ def test_a_tracker_that_cannot_write_logs_once_and_the_run_goes_on(
     failures = [r for r in caplog.records if "tracking failed" in r.getMessage()]
     assert len(failures) == 1, [r.getMessage() for r in caplog.records]
     assert "wandb" in failures[0].getMessage()
+
+
+def test_demo_pass_offline_runs_hold_config_epochs_and_summary(digits_demo_run: DemoRun) -> None:
+    """Acceptance: the W&B offline runs of a real demo pass, read back from their .wandb files."""
+    run_dir = digits_demo_run.run_dir
+    runs = {r.name: r for r in read_runs(run_dir / "tracking")}
+    history = digits_demo_run.result["history"]
+    assert set(runs) == {BRAIN_RUN} | {f"rec-{h['rec_id']:04d}" for h in history}
+    assert {r.group for r in runs.values()} == {run_dir.name}
+    store = Store(run_dir / STATE_FILE, readonly=True)
+    try:
+        for h in history:
+            run = runs[f"rec-{h['rec_id']:04d}"]
+            assert run.config == h["params"]
+            epochs = [(m["step"], m["value"]) for m in store.metrics(h["rec_id"], "val_accuracy")]
+            assert [(row["epoch"], row["val_accuracy"]) for row in run.history] == epochs
+            assert epochs and epochs[-1][0] == h["epochs_trained"]
+            assert run.summary["val_accuracy"] == h["metric"] and run.summary["status"] == h["status"]
+            assert run.summary["budget"] == h["budget"]
+    finally:
+        store.close()
+    brain = runs[BRAIN_RUN]
+    assert brain.summary["best_rec_id"] == digits_demo_run.result["best"]["rec_id"]
+    assert brain.summary["final_evaluation/status"] == digits_demo_run.result["final_evaluation"]["status"]
+    assert brain.summary[f"{EXPERIMENTS_TABLE}/nrows"] == len(history)
