@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from tao_automl.algorithms import RecStatus
 from tao_automl.checkpoints import final_checkpoint
+from tao_automl.data.preparation import apply_staged
 from tao_automl.errors import ConfigurationError
 from tao_automl.hooks import call_hook, metric_from_hook
 from tao_automl.metrics import as_metric
@@ -196,6 +197,8 @@ class EvaluationMixin:
             skill, "evaluate", self.plan.inputs.get("train_dataset_uri"), self.plan.inputs.get("eval_dataset_uri")
         ).items():
             set_dotted(spec, key, value)
+        if self.workspace is not None:  # data the trials read from a staged copy is evaluated from it too
+            spec = apply_staged(spec, self.workspace.evaluations / "data_staging.json")
         set_dotted(spec, skill.eval_checkpoint_key or "evaluate.checkpoint", checkpoint)
         return spec
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tao_automl.data import DatasetRef, Stager
+from tao_automl.data import DatasetRef, Stager, apply_staged
 from tao_automl.errors import ConfigurationError
 
 
@@ -80,3 +81,18 @@ def test_zip_member_escaping_the_staging_dir_is_refused(tmp_path: Path) -> None:
         Stager(tmp_path / "results").stage(ref)
     assert not (tmp_path / "evil.txt").exists()
     assert not list((tmp_path / "results").rglob(".build-*")), "a failed extraction leaves nothing half-staged"
+
+
+def test_evaluate_spec_reads_the_staged_copy_of_the_same_source(tmp_path: Path) -> None:
+    """Baseline/final evaluation specs are built apart from the trials'; the same source maps to the same copy."""
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    write_tar(dataset / "images_train.tar.gz", ["0.jpg"])
+    record = Stager(tmp_path / "results").stage(archive_ref(dataset / "images_train"))
+    staging = tmp_path / "data_staging.json"
+    staging.write_text(json.dumps({"sources": [record.model_dump(mode="json")]}))
+    spec = {"dataset": {"test_sources": [{"image_dir": str(dataset / "images_train")}], "other": "/elsewhere"}}
+    mapped = apply_staged(spec, staging)
+    assert mapped["dataset"]["test_sources"][0]["image_dir"] == record.staged_path
+    assert mapped["dataset"]["other"] == "/elsewhere"
+    assert apply_staged(spec, tmp_path / "missing.json") == spec

@@ -9,7 +9,7 @@ once under the results root), ``counting`` (training samples from the annotation
 
 from tao_automl.data.counting import count_records
 from tao_automl.data.locations import Location, is_s3, parse_location
-from tao_automl.data.preparation import DataPlan, DataUnreadableError, SampleCount, prepare_data
+from tao_automl.data.preparation import DataPlan, DataUnreadableError, SampleCount, apply_staged, prepare_data
 from tao_automl.data.references import DatasetRef, dataset_references, require_inputs
 from tao_automl.data.staging import StagedSource, Stager
 from tao_automl.data.visibility import ProbeOptions, Visibility, check_visibility
@@ -24,6 +24,7 @@ __all__ = [
     "StagedSource",
     "Stager",
     "Visibility",
+    "apply_staged",
     "check_visibility",
     "count_records",
     "dataset_references",

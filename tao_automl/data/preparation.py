@@ -277,3 +277,29 @@ def data_review_lines(plan: Any, results_root: str | Path) -> list[str]:
     except AutoMLError as exc:
         return [f"data preview failed: {exc}"]
     return preview.review()["lines"]
+
+
+def _replace_leaves(node: Any, mapping: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _replace_leaves(v, mapping) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace_leaves(v, mapping) for v in node]
+    return mapping.get(node, node) if isinstance(node, str) else node
+
+
+def apply_staged(spec: dict[str, Any], staging_file: Path) -> dict[str, Any]:
+    """``spec`` with every value that names a staged source pointed at its copy.
+
+    The evaluate action's spec is built apart from the trials' (baseline and final evaluation), so it
+    is mapped by value: the same source URI reads the same staged copy. No record, no change.
+    """
+    try:
+        sources = json.loads(staging_file.read_text(encoding="utf-8")).get("sources") or []
+    except (OSError, ValueError):
+        return spec
+    mapping = {
+        s["requested_uri"]: s["staged_path"]
+        for s in sources
+        if s.get("requested_uri") and s.get("staged_path") and s.get("status") in ("staged", "reused")
+    }
+    return _replace_leaves(spec, mapping) if mapping else spec

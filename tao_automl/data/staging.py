@@ -47,6 +47,7 @@ class StagedSource(BaseModel):
 
     spec_key: str | None
     source_uri: str
+    requested_uri: str | None = None  # what the spec named (an archive's folder name, an aws:// alias)
     staged_path: str | None
     bytes: int = 0
     file_count: int = 0
@@ -168,6 +169,10 @@ class Stager:
 
     def stage(self, ref: DatasetRef) -> StagedSource:
         """Stage ``ref``'s location if it needs it; the returned record says what happened."""
+        assert ref.location is not None
+        return self._stage(ref).model_copy(update={"requested_uri": ref.location})
+
+    def _stage(self, ref: DatasetRef) -> StagedSource:
         assert ref.location is not None
         loc = parse_location(ref.location)
         if loc.kind == "s3":
