@@ -213,6 +213,8 @@ def _warm_started(run: RunPlan, baseline: dict[str, Any] | None) -> Algorithm:
 
 def first_batch(run: RunPlan, baseline: dict[str, Any] | None = None) -> list[Proposal]:
     """The exact first configurations the run will launch: same algorithm, seed, warm start and slot count."""
+    if getattr(run.algorithm, "uses_llm", False):
+        return []  # asking the model here would spend calls, and its answer would not repeat at launch
     algo = _warm_started(run, baseline)
     return algo.propose(min(run.plan.settings.automl_max_concurrent, run.total))
 
@@ -457,6 +459,8 @@ class _Job:
 
 
 def _uniform(run: RunPlan, batch: Sequence[Proposal]) -> bool:
+    if getattr(run.algorithm, "uses_llm", False):
+        return True  # every LLM proposal trains the spec's own epochs; simulating would call the model
     return run.algorithm.planned_recommendations() is None and all(
         p.budget is None and p.resume_from is None for p in batch
     )
@@ -619,7 +623,10 @@ def estimate_run(
     if timing.process_start_s:
         assumptions.append(f"runner process start {timing.process_start_s:.3g} s")
     if run.plan.algorithm in _LLM_ALGORITHMS:
-        assumptions.append("LLM calls are not timed (endpoint latency adds to every proposal)")
+        assumptions.append(
+            "LLM calls are not timed (endpoint latency adds to every proposal); the LLM chooses every "
+            "configuration at run time, so no first batch is shown"
+        )
     model = _Model(timing, slots, poll_interval, contention, baseline_job_s, final_eval_s, proposal_seconds(run))
     wall = model.wall(jobs)
     job_seconds = sum(model.job_s(j.epochs) for j in jobs) + baseline_job_s + final_eval_s

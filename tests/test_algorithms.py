@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import pytest
+from services.llm_server import ScriptedLLM, cooperative
 
 from tao_automl.algorithms import Feedback, RecStatus, available_algorithms, fingerprint, make_algorithm
 from tao_automl.errors import ConfigurationError
@@ -47,6 +48,14 @@ def objective(params: dict[str, Any]) -> float:
 @pytest.fixture
 def space() -> SearchSpace:
     return build_search_space(SCHEMA)
+
+
+@pytest.fixture(autouse=True)
+def _llm_endpoint(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLM algorithms ask the scripted server (through the AUTOML_LLM_* variables), answering as a cooperative model."""
+    llm_server.default = cooperative
+    monkeypatch.setenv("AUTOML_LLM_ENDPOINT", llm_server.url)
+    monkeypatch.setenv("AUTOML_LLM_MODEL", "cooperative")
 
 
 def make(name: str, space: SearchSpace, direction: str = "minimize", **settings: Any):  # type: ignore[no-untyped-def]

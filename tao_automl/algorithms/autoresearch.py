@@ -44,12 +44,15 @@ class AutoResearch(LLMGuided):
         return self.settings.automl_max_experiments
 
     def done(self) -> bool:
-        started = self._experiments + len(self._unbound)
         return (
             super().done()
-            or started >= self.settings.automl_max_experiments
+            or self._experiments >= self.settings.automl_max_experiments
             or self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES
         )
+
+    def propose(self, n: int) -> list[Proposal]:
+        left = self.settings.automl_max_experiments - self._experiments - len(self._unbound)
+        return super().propose(min(n, left)) if left > 0 else []
 
     def _propose_one(self) -> tuple[Proposal | None, str | None]:
         current = self._current

@@ -15,7 +15,10 @@ Every request body is recorded, so tests can check what the prompts carried.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +54,38 @@ def slow(seconds: float, obj: dict[str, Any]) -> Step:
 
 Responder = Callable[[dict[str, Any], int], "Step | dict[str, Any]"]
 
+_SPACE_LINE = re.compile(r'^- "([^"]+)": (?:one of (\[.*\])|(integer|number) in \[([^,]+), ([^\]]+)\])', re.M)
+_CANDIDATE_LINE = re.compile(r"^(\d+): \{", re.M)
+
+
+def user_prompt(body: dict[str, Any]) -> str:
+    return next(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+def cooperative(body: dict[str, Any], index: int) -> dict[str, Any]:
+    """Answers like a model that follows the instructions: valid names, values drawn inside the ranges
+    stated in the prompt (seeded by the request index, so answers differ), a rationale."""
+    prompt = user_prompt(body)
+    rng = random.Random(index)
+    values: dict[str, Any] = {}
+    numeric = []
+    for name, options, kind, low, high in _SPACE_LINE.findall(prompt):
+        if options:
+            values[name] = rng.choice(json.loads(options))
+        elif kind == "integer":
+            values[name] = rng.randint(int(float(low)), int(float(high)))
+            numeric.append(name)
+        else:
+            values[name] = rng.uniform(float(low), float(high))
+            numeric.append(name)
+    reason = f"answer {index}: the finished trials above suggest exploring here"
+    if "candidate configurations" in prompt:
+        return {"choice": index % max(1, len(_CANDIDATE_LINE.findall(prompt))), "rationale": reason}
+    if '"modifications"' in prompt:
+        name = rng.choice(numeric or list(values))
+        return {"modifications": {name: values[name]}, "hypothesis": reason}
+    return {"params": values, "rationale": reason}
+
 
 @dataclass
 class ScriptedLLM:
@@ -80,7 +115,7 @@ class ScriptedLLM:
         return good(step) if isinstance(step, dict) else step
 
     def user_prompts(self) -> list[str]:
-        return [next(m["content"] for m in r["messages"] if m["role"] == "user") for r in self.requests]
+        return [user_prompt(r) for r in self.requests]
 
 
 def _handler(state: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
@@ -96,10 +131,8 @@ def _handler(state: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
                 self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (timeout tests)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
