@@ -19,6 +19,7 @@ from tao_automl.algorithms import Algorithm, Feedback, Proposal, RecStatus, get_
 from tao_automl.checkpoints import checkpoint_epoch, checkpoint_for_epoch, final_checkpoint, find_checkpoints
 from tao_automl.clock import Clock, SystemClock
 from tao_automl.data import DataPlan, prepare_data, require_inputs
+from tao_automl.data.preparation import job_s3_credential_names
 from tao_automl.errors import (
     AutoMLError,
     ConfigurationError,
@@ -629,13 +630,14 @@ class AutoMLRunner(EvaluationMixin):
         """Names (never values) of credentials a job may inherit: the setting, else the platform skill's."""
         if self.plan.settings.automl_env_passthrough is not None:
             return list(self.plan.settings.automl_env_passthrough)
+        s3_names = job_s3_credential_names(self.plan.base_spec)  # data read in place from s3:// (not staged)
         try:
             info, _ = load_platform_skill(getattr(self.platform, "name", ""))
         except AutoMLError:
-            return []
+            return s3_names
         # Required credentials and groups reach the *platform* (kubeconfig, ssh host); only the optional
         # ones (W&B, HF, NGC keys) are meant for the job, and only those that are set are passed on.
-        return [name for name in info.optional_credentials if os.environ.get(name)]
+        return [name for name in info.optional_credentials if os.environ.get(name)] + s3_names
 
     def _mark_running(self, rec_id: int) -> None:
         assert self.store is not None

@@ -8,6 +8,7 @@ import pytest
 from conftest import PROJECT_ROOT
 
 from tao_automl.data import dataset_references, parse_location
+from tao_automl.data.preparation import job_s3_credential_names
 from tao_automl.errors import ConfigurationError
 from tao_automl.estimate import plan_run
 from tao_automl.skill import ModelSkill
@@ -80,3 +81,10 @@ def test_spec_override_with_a_list_index_fills_a_required_input(tmp_path: Path) 
         "dataset.val_data_sources.json_file": "/data/val/annotations.json",
     }
     plan_run(rtdetr, spec_overrides=overrides, workspace_dir=tmp_path)
+
+
+def test_jobs_inherit_s3_credential_names_only_while_a_spec_reads_s3() -> None:
+    env = {"ACCESS_KEY": "a", "SECRET_KEY": "b", "S3_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_REGION": "eu-west-1"}
+    reads_s3 = {"dataset": {"train_data_sources": [{"json_file": "aws://tao-data/train.json"}]}}
+    assert job_s3_credential_names(reads_s3, env) == ["ACCESS_KEY", "SECRET_KEY", "AWS_REGION", "S3_ENDPOINT_URL"]
+    assert job_s3_credential_names({"dataset": {"json_file": "/staged/train.json"}}, env) == []

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from tao_automl.data import s3
 from tao_automl.data.counting import count_bytes, count_records
-from tao_automl.data.locations import parse_location
+from tao_automl.data.locations import is_s3, parse_location
 from tao_automl.data.references import DatasetRef, require_inputs
 from tao_automl.data.staging import StagedSource, Stager, file_fingerprint, now_iso
 from tao_automl.errors import AutoMLError, ConfigurationError, SkillError
@@ -303,3 +303,24 @@ def apply_staged(spec: dict[str, Any], staging_file: Path) -> dict[str, Any]:
         if s.get("requested_uri") and s.get("staged_path") and s.get("status") in ("staged", "reused")
     }
     return _replace_leaves(spec, mapping) if mapping else spec
+
+
+def _leaves(node: Any) -> Iterator[Any]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _leaves(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _leaves(value)
+    else:
+        yield node
+
+
+def job_s3_credential_names(spec: dict[str, Any], env: Mapping[str, str] | None = None) -> list[str]:
+    """Names (never values) of the S3 credentials a job needs when its spec still reads ``s3://`` itself.
+
+    Staged sources point at local copies, so only data that could not be staged brings these in.
+    """
+    if not any(isinstance(v, str) and is_s3(v) for v in _leaves(spec)):
+        return []
+    return s3.credential_names(os.environ if env is None else env)
