@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/parallel_speedup.py
 	$(PY) benchmarks/multifidelity_savings.py
 	$(PY) benchmarks/estimate_accuracy.py
+	$(PY) benchmarks/tracking_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

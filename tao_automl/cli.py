@@ -107,7 +107,7 @@ def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     p.add_argument(
         "--track",
         action="append",
-        choices=["wandb", "mlflow"],
+        choices=["wandb"],
         help="send the run to an experiment tracker (W&B is offline unless WANDB_API_KEY is set), repeatable",
     )
     p.add_argument(

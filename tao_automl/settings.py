@@ -106,7 +106,7 @@ class AutoMLSettings(BaseModel):
     llm_hybrid_candidates: int = Field(4, ge=2, description="sampler candidates the LLM chooses among (hybrid)")
     llm_price_per_1m_input_tokens: float | None = Field(None, ge=0, description="prompt price, for the result's cost")
     llm_price_per_1m_output_tokens: float | None = Field(None, ge=0, description="completion price, for the cost")
-    automl_tracking: list[Literal["wandb", "mlflow"]] = Field(
+    automl_tracking: list[Literal["wandb"]] = Field(
         [], description="experiment trackers fed by the runner (tao_automl.tracking)"
     )
     wandb_project: str = "tao-automl"
@@ -117,8 +117,6 @@ class AutoMLSettings(BaseModel):
         "auto", description="auto: online when WANDB_API_KEY is set, else offline (nothing leaves the machine)"
     )
     wandb_dir: str | None = Field(None, description="where wandb writes its run files (default: <run>/tracking)")
-    mlflow_tracking_uri: str | None = Field(None, description="default: MLFLOW_TRACKING_URI")
-    mlflow_experiment: str = "tao-automl"
 
     @model_validator(mode="before")
     @classmethod

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from services.digits_demo import DemoRun
+
+from tao_automl.report import ReportModel
+from tao_automl.report.html import render_html
 
 PLOTS = ("best_so_far", "learning_curves", "parameter_importance", "parallel_coordinates")
 
@@ -66,8 +70,6 @@ def test_markdown_summary_links_the_png_plots(digits_demo_run: DemoRun) -> None:
 
 def test_learning_curves_mark_the_promotion(digits_demo_run: DemoRun) -> None:
     """Hyperband promotes a 1-epoch configuration to 2 epochs by resuming its checkpoint; the report says so."""
-    import json
-
     model = json.loads((digits_demo_run.run_dir / "report" / "report.json").read_text())
     promoted = [c for c in model["curves"] if c["resume_from"] is not None]
     assert promoted, "hyperband over 1-2 epochs promotes one configuration"
@@ -75,3 +77,12 @@ def test_learning_curves_mark_the_promotion(digits_demo_run: DemoRun) -> None:
     for child in promoted:
         assert child["epochs"][0] > parents[child["resume_from"]]["epochs"][-1]
     assert Path(digits_demo_run.run_dir / "report" / "plots" / "learning_curves.png").is_file()
+
+
+def test_text_from_jobs_is_escaped_not_markup(digits_demo_run: DemoRun) -> None:
+    """Failure reasons come from job logs: the page shows them as text and never runs them."""
+    model = ReportModel.model_validate_json((digits_demo_run.run_dir / "report" / "report.json").read_text())
+    row = model.rows[0].model_copy(update={"failure_class": "crash", "failure_reason": "<script>alert(1)</script>"})
+    html = render_html(model.model_copy(update={"rows": [row, *model.rows[1:]]}), [])
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert json.loads(model.model_dump_json())["headline"] == model.headline

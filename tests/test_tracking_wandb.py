@@ -11,6 +11,8 @@ import pytest
 from conftest import FAST_RUNNER_SETTINGS, RunRunner, make_runner
 from services.digits_demo import DemoRun
 
+from tao_automl.errors import ConfigurationError
+from tao_automl.settings import AutoMLSettings
 from tao_automl.store import Store
 from tao_automl.tracking.wandb_file import read_runs
 from tao_automl.tracking.wandb_tracker import BRAIN_RUN, EXPERIMENTS_TABLE, resolved_mode
@@ -134,3 +136,9 @@ def test_demo_pass_offline_runs_hold_config_epochs_and_summary(digits_demo_run: 
     assert brain.summary["best_rec_id"] == digits_demo_run.result["best"]["rec_id"]
     assert brain.summary["final_evaluation/status"] == digits_demo_run.result["final_evaluation"]["status"]
     assert brain.summary[f"{EXPERIMENTS_TABLE}/nrows"] == len(history)
+
+
+def test_an_unknown_tracker_is_one_clear_error() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        AutoMLSettings.parse({"automl_tracking": ["wandbb"]})
+    assert "automl_settings.automl_tracking" in str(err.value) and "wandb" in str(err.value)

@@ -16,10 +16,9 @@ __all__ = ["TERMINAL_EVENTS", "TRACKERS", "Tracker", "start_trackers"]
 
 logger = logging.getLogger(__name__)
 
-#: Tracker name -> "module:class"; imported only when chosen, so wandb/mlflow stay optional.
+#: Tracker name -> "module:class"; imported only when chosen, so a tracker's client stays optional.
 TRACKERS = {
     "wandb": "tao_automl.tracking.wandb_tracker:WandbTracker",
-    "mlflow": "tao_automl.tracking.mlflow_tracker:MlflowTracker",
 }
 
 
