@@ -857,16 +857,19 @@ def launch_automl(sc: ServerContext, inp: LaunchInput) -> LaunchOutput:
 # ---- job_status -----------------------------------------------------------------------------------------
 
 
-def _brain(run: RunRecord, run_dir: Path | None) -> BrainHealth:
+def _brain(run: RunRecord, health: dict[str, Any] | None) -> BrainHealth:
+    """The LLM's health in one line, from the counts the brain log gives (``llm_health``)."""
     if run.algorithm not in LLM_ALGORITHMS:
         return BrainHealth(applicable=False, detail=f"{run.algorithm} is not an LLM algorithm")
-    brain = run_dir / "brain" if run_dir else None
-    logs = sorted(brain.glob("*.jsonl")) if brain and brain.is_dir() else []
-    if not logs:
-        return BrainHealth(applicable=True, healthy=None, detail="no brain log yet")
-    tail = log_tail(logs[-1], 5) or ""
-    bad = any(word in tail.lower() for word in ("fallback", "error", "blocked"))
-    return BrainHealth(applicable=True, healthy=not bad, detail=tail[-500:])
+    if not health or not health["calls"]:
+        return BrainHealth(applicable=True, healthy=None, detail="no LLM call yet")
+    counts = (
+        f"{health['calls']} calls ({health['failed']} failed), {health['llm_proposals']} LLM proposals, "
+        f"{health['fallbacks']} fallbacks, {health['used_history']} used the history"
+    )
+    if health["status"] == "llm_blocked":
+        return BrainHealth(applicable=True, healthy=False, detail=f"llm_blocked: {'; '.join(health['reasons'])}")
+    return BrainHealth(applicable=True, healthy=True, detail=counts)
 
 
 def _running_jobs(status: dict[str, Any], run_dir: Path, run: RunRecord) -> list[RunningJobOut]:
@@ -937,8 +940,11 @@ def job_status(sc: ServerContext, inp: RunInput) -> StatusOutput:
         "crashed": f"the runner process died: resume it with `tao-automl resume {run_dir}` (running jobs are "
         "re-attached, none is launched twice)",
         "interrupted": f"resume with `tao-automl resume {run_dir}`",
+        "llm_blocked": "not a valid LLM-guided run: read llm_health.reasons and the brain log "
+        f"({run_dir}/brain/brain_log.jsonl); fix the endpoint or model, or use bayesian",
     }.get(state, "still running: call job_status again in a little while")
-    common["llm_brain"] = _brain(run, run_dir)
+    common["llm_brain"] = _brain(run, status.get("llm_health"))
+    common["llm_health"] = status.get("llm_health")
     return StatusOutput(
         state=state,
         run_dir=str(run_dir),

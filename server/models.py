@@ -321,6 +321,7 @@ class StatusOutput(BaseModel):
     eta_s: float | None = None
     estimate_wall_s: float | None = None
     llm_brain: BrainHealth
+    llm_health: dict[str, Any] | None = None
     log_tail: str | None = None
     next_step: str
 
