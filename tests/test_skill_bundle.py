@@ -429,6 +429,11 @@ def test_marketplace_lists_the_plugin() -> None:
 
 # ---- settings ------------------------------------------------------------------------------------------------
 
+def wandb_tracker_source() -> str:
+    """W&B run and table names (read as text: the docs test must not need wandb installed)."""
+    return (PROJECT_ROOT / "tao_automl" / "tracking" / "wandb_tracker.py").read_text()
+
+
 #: ``automl_*`` names that are not settings, with where they live.
 NON_SETTING_AUTOML = {
     "automl_enabled": "automl_enabled" in SkillInfo.model_fields,
@@ -437,6 +442,8 @@ NON_SETTING_AUTOML = {
     "automl_hyperparameters": "automl_hyperparameters" in RUN_PARAMS,
     "automl_settings": "automl_settings" in RUN_PARAMS,
     "automl_workspace": build_parser().parse_args(["run", "--skill", "x"]).workspace == "automl_workspace",
+    "automl_brain": wandb_tracker_source().count('BRAIN_RUN = "automl_brain"') == 1,
+    "automl_experiments": wandb_tracker_source().count('EXPERIMENTS_TABLE = "automl_experiments"') == 1,
 }
 
 
