@@ -54,6 +54,7 @@ def test_slurm_probe_job_runs_on_the_cluster(slurm_cluster: SlurmCluster, tmp_pa
     found = check_visibility("slurm", paths, ProbeOptions(workdir=tmp_path / "probes", timeout_seconds=120), plat)
     assert verdicts(found) == {"images": True, "annotation": True, "val": False}
     assert all("slurm job" in v.checked_from for v in found)
+    assert not any((tmp_path / "probes").iterdir()), "a probe leaves nothing behind"
 
 
 def test_preflight_probes_a_non_local_platform_with_its_options(docker_engine: str, tmp_path: Path) -> None:

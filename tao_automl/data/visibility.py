@@ -11,6 +11,7 @@ cheaper check registers one function with :func:`register`.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -125,6 +126,8 @@ def _probe_job(platform: Platform | None, paths: Mapping[str, str], options: Pro
             for label, loc in paths.items()
         ]
     log = platform.logs(job_id)
+    failed = platform.failure_analysis(job_id).category if status.state is JobState.ERROR else None
+    shutil.rmtree(job_dir, ignore_errors=True)  # the verdicts are in hand; probes leave nothing behind
     verdicts: dict[str, bool] = {}
     for line in log.splitlines():
         for word, ok in (("tao-automl-visible: ", True), ("tao-automl-missing: ", False)):
@@ -136,7 +139,7 @@ def _probe_job(platform: Platform | None, paths: Mapping[str, str], options: Pro
         if ok is None:
             tail = " | ".join(log.strip().splitlines()[-3:]) or status.message
             evidence = redact(f"probe job {job_id} ended {status.state} without a verdict: {tail[:300]}")
-            category = platform.failure_analysis(job_id).category if status.state is JobState.ERROR else None
+            category = failed
         else:
             evidence = f"{loc}: {'readable' if ok else 'missing or not readable'} inside {where} {job_id}"
             category = None if ok else FailureCategory.DATA_VISIBILITY
