@@ -136,6 +136,7 @@ def test_demo_pass_offline_runs_hold_config_epochs_and_summary(digits_demo_run: 
     assert brain.summary["best_rec_id"] == digits_demo_run.result["best"]["rec_id"]
     assert brain.summary["final_evaluation/status"] == digits_demo_run.result["final_evaluation"]["status"]
     assert brain.summary[f"{EXPERIMENTS_TABLE}/nrows"] == len(history)
+    assert "wandb:" not in digits_demo_run.stderr  # the terminal shows our progress, not wandb's chatter
 
 
 def test_an_unknown_tracker_is_one_clear_error() -> None:

@@ -77,6 +77,9 @@ class WandbTracker(Tracker):
         getattr(self, f"_on_{event}", lambda _data: None)(data)
 
     def _on_started(self, data: dict[str, Any]) -> None:
+        # wandb's terminal messages (integration hints, sync instructions) follow the *global*
+        # settings, not a run's; the user's terminal belongs to our progress output.
+        wandb.setup(settings=wandb.Settings(silent=True))
         self.metric, self.direction = data["metric"], data["direction"]
         config = {
             "algorithm": data["algorithm"],

@@ -29,6 +29,7 @@ class DemoRun:
     run_dir: Path
     result: dict[str, Any]
     progress: list[dict[str, Any]]
+    stderr: str
 
 
 @pytest.fixture(scope="session")
@@ -44,4 +45,4 @@ def digits_demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)
     progress = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
-    return DemoRun(Path(result["workspace"]), result, progress)
+    return DemoRun(Path(result["workspace"]), result, progress, proc.stderr)
