@@ -83,6 +83,7 @@ def write_skill(problem: Problem, root: Path) -> Path:
             }
         },
         "spec_templates": {"train": "../references/spec_template_train.yaml"},
+        "spec_params": {"train": {"results_dir": "output_dir", "train.resume_training_checkpoint_path": "resume_model"}},
         "automl": {
             "metric": "loss",
             "direction": "minimize",
@@ -128,7 +129,9 @@ def run_ours(
         return values[key]
 
     clock = SimClock()
-    platform = SimulatedPlatform(curve=curve, clock=clock, metric="loss", epoch_seconds=EPOCH_SECONDS, startup_seconds=0)
+    platform = SimulatedPlatform(
+        curve=curve, clock=clock, metric="loss", epoch_seconds=EPOCH_SECONDS, startup_seconds=0
+    )
     marks: dict[str, Any] = {"last_result": time.perf_counter(), "overhead": {}, "results": []}
 
     def listen(event: str, data: dict[str, Any]) -> None:
@@ -151,16 +154,21 @@ def run_ours(
     if multi:
         merged["automl_min_epochs"] = problem.z_min
         merged["automl_max_recommendations"] = 100_000
-        merged["automl_max_total_epochs"] = int(round(ledger.budget * problem.z_max))
+        merged["automl_max_total_epochs"] = round(ledger.budget * problem.z_max)
     else:
-        merged["automl_max_recommendations"] = int(round(ledger.budget))
+        merged["automl_max_recommendations"] = round(ledger.budget)
     merged.update(settings or {})
     rates = {spec_key(d): {"valid_min": d.low, "valid_max": d.high} for d in problem.space if d.name in _RATES}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         skill = write_skill(problem, Path(tmp))
         runner = AutoMLRunner(
-            platform, skill, workspace_dir=Path(tmp) / "ws", poll_interval=EPOCH_SECONDS, clock=clock, listeners=[listen]
+            platform,
+            skill,
+            workspace_dir=Path(tmp) / "ws",
+            poll_interval=EPOCH_SECONDS,
+            clock=clock,
+            listeners=[listen],
         )
         result = runner.run(
             algorithm,

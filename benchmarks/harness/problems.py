@@ -136,19 +136,22 @@ def synthetic_problems() -> dict[str, Problem]:
         p.name: p
         for p in (
             Problem(
-                "branin", "A", (Dim("x0", "float", -5, 10), Dim("x1", "float", 0, 15)), 40,
-                optimum=0.397887357729739, fn=branin, credit=vlse,
+                "branin",
+                "A",
+                (Dim("x0", "float", -5, 10), Dim("x1", "float", 0, 15)),
+                40,
+                optimum=0.397887357729739,
+                fn=branin,
+                credit=vlse,
             ),
             Problem("hartmann3", "A", _box(3, 0, 1), 50, optimum=-3.86278214782076, fn=hartmann, credit=vlse),
             Problem("hartmann6", "A", _box(6, 0, 1), 100, optimum=-3.32236801141551, fn=hartmann, credit=vlse),
             Problem("ackley5", "A", _box(5, -32.768, 32.768), 100, optimum=0.0, fn=ackley, credit=vlse),
-            Problem(
-                "mfh6_good", "B", _box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 0.5, 0.1, credit=mf
-            ),
+            Problem("mfh6_good", "B", _box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 0.5, 0.1, credit=mf),
             Problem("mfh6_bad", "B", _box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 3.5, 4.0, credit=mf),
             Problem("mfh3_good", "B", _box(3, 0, 1), 50, 1, 81, -3.86278214782076, hartmann, 0.5, 0.1, credit=mf),
         )
-    }  # fmt: skip
+    }
 
 
 def all_problems() -> dict[str, Problem]:

@@ -71,8 +71,11 @@ def main() -> None:
             }
             out.write(json.dumps(summary) + "\n")
             out.flush()
-            print(f"{label} {args.problem} seed {seed}: {status} score={summary['final_score']} "
-                  f"evals={summary['evaluations']} in {facts.get('real_s', 0):.1f}s", flush=True)  # fmt: skip
+            print(
+                f"{label} {args.problem} seed {seed}: {status} score={summary['final_score']} "
+                f"evals={summary['evaluations']} in {facts.get('real_s', 0):.1f}s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ class Dim:
             x = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:
             x = self.low + u * (self.high - self.low)
-        return int(round(min(max(x, self.low), self.high))) if self.kind == "int" else float(x)
+        return round(min(max(x, self.low), self.high)) if self.kind == "int" else float(x)
 
     def default(self) -> Any:
         """The centre of the range (geometric for log scales): the value a skill schema shows as default."""

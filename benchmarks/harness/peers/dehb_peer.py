@@ -16,13 +16,23 @@ def run_dehb(problem: Problem, ledger: Ledger, seed: int) -> None:
     cs = to_configspace(problem.space, seed)
 
     def objective(config: Any, fidelity: float, **_: Any) -> dict[str, Any]:
-        value = ledger.evaluate(to_config(problem.space, config), int(round(fidelity)))
+        value = ledger.evaluate(to_config(problem.space, config), round(fidelity))
         return {"fitness": value, "cost": float(fidelity)}
 
     with tempfile.TemporaryDirectory(prefix="dehb-") as out:
-        optimizer = DEHB(f=objective, cs=cs, dimensions=len(problem.space), min_fidelity=problem.z_min,
-                         max_fidelity=problem.z_max, eta=3, n_workers=1, seed=seed, output_path=out,
-                         log_level="ERROR", save_freq=None)  # fmt: skip
+        optimizer = DEHB(
+            f=objective,
+            cs=cs,
+            dimensions=len(problem.space),
+            min_fidelity=problem.z_min,
+            max_fidelity=problem.z_max,
+            eta=3,
+            n_workers=1,
+            seed=seed,
+            output_path=out,
+            log_level="ERROR",
+            save_freq=None,
+        )
         try:
             optimizer.run(fevals=100_000)
         except BudgetExhausted:

@@ -24,7 +24,7 @@ class _LedgerWorker(Worker):
     def compute(self, config: dict[str, Any], budget: float, **_: Any) -> dict[str, Any]:
         config = {d.name: config[d.name] for d in self.problem.space}
         try:
-            return {"loss": self.ledger.evaluate(config, int(round(budget))), "info": {}}
+            return {"loss": self.ledger.evaluate(config, round(budget)), "info": {}}
         except BudgetExhausted:
             return {"loss": float("inf"), "info": {"budget": "exhausted"}}
 
@@ -35,8 +35,15 @@ def _run(kind: type, problem: Problem, ledger: Ledger, seed: int) -> None:
     host, port = ns.start()
     worker = _LedgerWorker(problem, ledger, nameserver=host, nameserver_port=port, run_id=run_id)
     worker.run(background=True)
-    optimizer = kind(configspace=to_configspace(problem.space, seed), run_id=run_id, nameserver=host,
-                     nameserver_port=port, min_budget=problem.z_min, max_budget=problem.z_max, eta=3)  # fmt: skip
+    optimizer = kind(
+        configspace=to_configspace(problem.space, seed),
+        run_id=run_id,
+        nameserver=host,
+        nameserver_port=port,
+        min_budget=problem.z_min,
+        max_budget=problem.z_max,
+        eta=3,
+    )
     try:
         iterations = 0
         while not ledger.exhausted and iterations < 1000:

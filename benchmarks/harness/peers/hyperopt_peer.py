@@ -23,11 +23,17 @@ def run_hyperopt(problem: Problem, ledger: Ledger, seed: int) -> None:
             space[d.name] = hp.uniform(d.name, d.low, d.high)
 
     def objective(config: dict[str, Any]) -> float:
-        config = {d.name: int(round(config[d.name])) if d.kind == "int" else config[d.name] for d in problem.space}
+        config = {d.name: round(config[d.name]) if d.kind == "int" else config[d.name] for d in problem.space}
         return ledger.evaluate(config, problem.z_max)
 
     try:
-        fmin(objective, space, algo=tpe.suggest, max_evals=100_000, rstate=np.random.default_rng(seed),
-             show_progressbar=False)  # fmt: skip
+        fmin(
+            objective,
+            space,
+            algo=tpe.suggest,
+            max_evals=100_000,
+            rstate=np.random.default_rng(seed),
+            show_progressbar=False,
+        )
     except BudgetExhausted:
         return

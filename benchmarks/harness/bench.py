@@ -1,0 +1,136 @@
+"""Run a benchmark plan: one process per (optimizer, problem), a timeout each, then render the report.
+
+``python -m benchmarks.harness.bench --plan ci`` (what ``make bench-ci`` runs). Our algorithms run in
+the product environment (``.venv``), peers in ``.venv-bench``; every process gets PYTHONHASHSEED=0
+and one BLAS/OpenMP thread. Raw results: ``benchmarks/results/<plan>/*.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.harness.plans import PLANS, Task
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "benchmarks" / "results"
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
+    env.update(dict.fromkeys(THREAD_VARS, "1"))
+    return env
+
+
+def _python(task: Task, product: Path, bench: Path) -> Path:
+    return product if task.optimizer.startswith("ours_") else bench
+
+
+def run_task(task: Task, out_dir: Path, product: Path, bench: Path, timeout: float) -> tuple[Task, str, float]:
+    out = out_dir / f"{task.label}__{task.problem}.jsonl"
+    argv = [
+        str(_python(task, product, bench)),
+        "-m",
+        "benchmarks.harness.run_one",
+        "--optimizer",
+        task.optimizer,
+        "--problem",
+        task.problem,
+        "--workers",
+        str(task.workers),
+        "--label",
+        task.label,
+        "--out",
+        str(out),
+        "--seeds",
+        *map(str, task.seeds),
+    ]
+    start = time.perf_counter()
+    log = out.with_suffix(".log")
+    try:
+        with log.open("w") as handle:
+            proc = subprocess.run(argv, cwd=ROOT, env=_env(), stdout=handle, stderr=subprocess.STDOUT, timeout=timeout)
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        status = f"timeout after {timeout:.0f}s"
+    done = (
+        {json.loads(line)["seed"] for line in out.read_text().splitlines() if '"kind": "run"' in line}
+        if out.exists()
+        else set()
+    )
+    with out.open("a") as handle:
+        for seed in task.seeds:
+            if seed not in done:  # a seed the process never finished is a recorded failure, not a gap
+                handle.write(
+                    json.dumps(
+                        {
+                            "kind": "run",
+                            "optimizer": task.label,
+                            "problem": task.problem,
+                            "seed": seed,
+                            "workers": task.workers,
+                            "status": status,
+                            "final_score": None,
+                        }
+                    )
+                    + "\n"
+                )
+    return task, status, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--plan", choices=sorted(PLANS), default="ci")
+    parser.add_argument("--jobs", type=int, default=2, help="processes in parallel")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per (optimizer, problem) process")
+    parser.add_argument("--python", type=Path, default=ROOT / ".venv" / "bin" / "python")
+    parser.add_argument("--bench-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these optimizers (keeps other results)")
+    args = parser.parse_args()
+    out_dir = RESULTS / args.plan
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [t for t in PLANS[args.plan]() if args.only is None or t.optimizer in args.only]
+    if args.only is None:
+        for old in out_dir.glob("*.jsonl"):
+            old.unlink()
+    start = time.perf_counter()
+    env = _env()
+    if args.only is None:  # measured alone first: it is a timing
+        subprocess.run(
+            [
+                str(args.python),
+                "-m",
+                "benchmarks.harness.controller_overhead",
+                "--out",
+                str(out_dir / "controller_overhead.json"),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_task, t, out_dir, args.python, args.bench_python, args.timeout) for t in tasks]
+        for future in futures:
+            task, status, seconds = future.result()
+            print(
+                f"[{time.perf_counter() - start:6.0f}s] {task.label:24s} {task.problem:12s} {status} ({seconds:.0f}s)",
+                flush=True,
+            )
+    wall = time.perf_counter() - start
+    (out_dir / "wall_time.json").write_text(json.dumps({"plan": args.plan, "wall_s": wall, "jobs": args.jobs}) + "\n")
+    subprocess.run(
+        [str(args.bench_python), "-m", "benchmarks.harness.render", "--plan", args.plan], cwd=ROOT, env=env, check=True
+    )
+    print(f"plan {args.plan}: {len(tasks)} processes in {wall:.0f}s -> docs/benchmarks.md")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
