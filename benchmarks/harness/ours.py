@@ -83,7 +83,9 @@ def write_skill(problem: Problem, root: Path) -> Path:
             }
         },
         "spec_templates": {"train": "../references/spec_template_train.yaml"},
-        "spec_params": {"train": {"results_dir": "output_dir", "train.resume_training_checkpoint_path": "resume_model"}},
+        "spec_params": {
+            "train": {"results_dir": "output_dir", "train.resume_training_checkpoint_path": "resume_model"}
+        },
         "automl": {
             "metric": "loss",
             "direction": "minimize",
