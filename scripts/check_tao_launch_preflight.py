@@ -24,7 +24,14 @@ if importlib.util.find_spec("tao_automl") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tao_automl.errors import ConfigurationError
-from tao_automl.preflight import CheckStatus, PreflightResult, parse_batch_limit, parse_path_arg, run_preflight
+from tao_automl.preflight import (
+    CheckStatus,
+    PreflightResult,
+    parse_batch_limit,
+    parse_path_arg,
+    parse_platform_options,
+    run_preflight,
+)
 from tao_automl.redaction import redact
 
 EXIT_FAIL = 2
@@ -50,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--skill-root", action="append", default=[], help="extra directory of model skills")
     parser.add_argument("--platform-root", action="append", default=[], help="extra directory of platform skills")
     parser.add_argument(
+        "--platform-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="option of the launch platform for the data probe job (YAML value: mounts, partition, namespace...)",
+    )
+    parser.add_argument(
         "--install-missing-tools",
         action="store_true",
         help="install missing platform tools / boto3 with apt-get or pip, then check again",
@@ -64,6 +78,8 @@ def _print_text(result: PreflightResult) -> None:
         print(f"{check.status.value.upper():<4}  {check.name:<{width}}  {redact(check.evidence)}")
         if check.fix and check.status is not CheckStatus.PASS:
             print(f"{'':<4}  {'':<{width}}  fix: {redact(check.fix)}")
+        if getattr(check, "failure_class", None):
+            print(f"{'':<4}  {'':<{width}}  failure class: {check.failure_class}")
     print(f"overall: {result.overall.value.upper()}")
 
 
@@ -72,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         paths = [parse_path_arg(p) for p in args.path]
         limits = [parse_batch_limit(b) for b in args.effective_batch_limit]
+        options = parse_platform_options(args.platform_option)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -89,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         install_missing_tools=args.install_missing_tools,
         skill_roots=args.skill_root,
         platform_roots=args.platform_root,
+        platform_options=options,
     )
     if args.json:
         payload = result.model_dump(mode="json")

@@ -54,6 +54,7 @@ __all__ = [
     "load_platform_skill",
     "parse_batch_limit",
     "parse_path_arg",
+    "parse_platform_options",
     "platform_skill_roots",
     "run_preflight",
 ]
@@ -207,6 +208,22 @@ def parse_batch_limit(text: str) -> BatchLimit:
     if batch < 1 or shards < 1:
         raise ConfigurationError(f"batch and shards must be >= 1 in {text!r}", field="--effective-batch-limit")
     return BatchLimit(label.strip(), batch, shards)
+
+
+def parse_platform_options(items: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs -> options; each value is read as YAML (``mounts=[/data:/data:ro]``, ``gpus=2``)."""
+    options: dict[str, Any] = {}
+    for text in items:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(
+                f"expected KEY=VALUE, got {text!r}", field="--platform-option", hint="e.g. partition=gpu"
+            )
+        try:
+            options[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"cannot parse the value of {key!r}: {exc}", field="--platform-option") from None
+    return options
 
 
 # ---- platform skills ---------------------------------------------------------------------------

@@ -7,15 +7,21 @@ on this machine but is not given to the container is reported as missing.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+from conftest import PROJECT_ROOT
 from services.docker_engine import PY_IMAGE
 from services.slurm_cluster import SlurmCluster, slurm_platform
 
 from tao_automl.data import ProbeOptions, check_visibility
 from tao_automl.platforms.docker import DockerPlatform
 from tao_automl.preflight import CheckStatus, run_preflight
+
+SCRIPT = PROJECT_ROOT / "scripts" / "check_tao_launch_preflight.py"
 
 
 def dataset(tmp_path: Path) -> dict[str, str]:
@@ -73,3 +79,37 @@ def test_preflight_probes_a_non_local_platform_with_its_options(docker_engine: s
     checks = {c.name: c for c in result.checks}
     assert checks["visible:images"].status is CheckStatus.PASS, checks
     assert "docker job" in checks["visible:images"].evidence
+
+
+def test_preflight_script_passes_platform_options_to_the_probe(docker_engine: str, tmp_path: Path) -> None:
+    paths = dataset(tmp_path)
+    argv = [
+        sys.executable,
+        str(SCRIPT),
+        "--platform",
+        "docker",
+        "--platform-option",
+        f"docker_host={docker_engine}",
+        "--platform-option",
+        f"default_image={PY_IMAGE}",
+        "--path",
+        f"images={paths['images']}",
+        "--disk-path",
+        str(tmp_path),
+        "--json",
+    ]
+    env = {**os.environ, "DOCKER_HOST": docker_engine}
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks["visible:images"]["status"] == "pass", checks
+    missing = subprocess.run(
+        [sys.executable, str(SCRIPT), "--path", f"val={paths['val']}"], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 2 and "failure class: data_visibility" in missing.stdout
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), "--platform", "docker", "--platform-option", "oops"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--platform-option" in bad.stderr
