@@ -41,6 +41,9 @@ class Tracker:
     def handle(self, event: str, data: dict[str, Any]) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def setup(self) -> None:
+        """Slow preparation (importing a client, connecting); called first, on the worker thread."""
+
     def close_backend(self) -> None:
         """Finish whatever is open; called once, last, on the worker thread."""
 
@@ -62,6 +65,7 @@ class Tracker:
                                self.drain_timeout)  # fmt: skip
 
     def _work(self) -> None:
+        self._guarded(self.setup)
         while (item := self._queue.get()) is not _STOP:
             if self.failed is None:
                 self._guarded(self.handle, *item)

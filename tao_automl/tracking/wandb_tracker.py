@@ -10,11 +10,11 @@ checks whether the key is present; wandb itself reads it from the environment.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any
-
-import wandb
 
 from tao_automl.settings import AutoMLSettings
 from tao_automl.tracking.base import Tracker
@@ -36,6 +36,9 @@ class WandbTracker(Tracker):
     name = "wandb"
 
     def __init__(self, settings: AutoMLSettings, run_dir: Path) -> None:
+        if importlib.util.find_spec("wandb") is None:
+            raise ImportError("the wandb client is not installed")
+        self.wandb: Any = None
         self.settings = settings
         self.mode = resolved_mode(settings.wandb_mode)
         self.dir = Path(settings.wandb_dir) if settings.wandb_dir else run_dir / "tracking"
@@ -49,9 +52,16 @@ class WandbTracker(Tracker):
         super().__init__()
 
     # ---------------------------------------------------------------- wandb calls (worker thread)
+    def setup(self) -> None:
+        # Importing wandb takes a second or two: here the runner's loop does not wait for it.
+        self.wandb = importlib.import_module("wandb")
+        # wandb's terminal messages (integration hints, sync instructions) follow the *global*
+        # settings, not a run's; the user's terminal belongs to our progress output.
+        self.wandb.setup(settings=self.wandb.Settings(silent=True))
+
     def _init(self, name: str, job_type: str, config: dict[str, Any]) -> Any:
         self.dir.mkdir(parents=True, exist_ok=True)
-        return wandb.init(
+        return self.wandb.init(
             project=self.settings.wandb_project,
             entity=self.settings.wandb_entity,
             group=self.group,
@@ -62,7 +72,7 @@ class WandbTracker(Tracker):
             dir=str(self.dir),
             mode=self.mode,
             reinit="create_new",  # concurrent recommendations are concurrent W&B runs
-            settings=wandb.Settings(
+            settings=self.wandb.Settings(
                 silent=True,
                 console="off",
                 x_disable_stats=True,
@@ -77,9 +87,6 @@ class WandbTracker(Tracker):
         getattr(self, f"_on_{event}", lambda _data: None)(data)
 
     def _on_started(self, data: dict[str, Any]) -> None:
-        # wandb's terminal messages (integration hints, sync instructions) follow the *global*
-        # settings, not a run's; the user's terminal belongs to our progress output.
-        wandb.setup(settings=wandb.Settings(silent=True))
         self.metric, self.direction = data["metric"], data["direction"]
         config = {
             "algorithm": data["algorithm"],
@@ -166,14 +173,16 @@ class WandbTracker(Tracker):
         try:
             if self.brain is not None:
                 columns = list(dict.fromkeys(key for row in self.rows for key in row))
-                table = wandb.Table(columns=columns, data=[[_cell(row.get(c)) for c in columns] for row in self.rows])
+                data = [[_cell(row.get(c)) for c in columns] for row in self.rows]
+                table = self.wandb.Table(columns=columns, data=data)
                 self.brain.log({EXPERIMENTS_TABLE: table})
                 self.brain.finish()
             for run in self.runs.values():  # recommendations still open when the run stopped
                 run.finish(exit_code=1)
         finally:
             self.runs.clear()
-            wandb.teardown()
+            if self.wandb is not None:
+                self.wandb.teardown()
 
 
 def _cell(value: Any) -> Any:
