@@ -7,6 +7,9 @@ from pathlib import Path
 
 from conftest import DIGITS_SKILL_DIR, make_runner
 
+from tao_automl.data.preparation import data_review_lines
+from tao_automl.estimate import plan_run
+
 
 def test_demo_run_records_data_staging_and_sample_count(tmp_path: Path) -> None:
     runner = make_runner(DIGITS_SKILL_DIR, tmp_path)
@@ -33,3 +36,12 @@ def test_demo_run_records_data_staging_and_sample_count(tmp_path: Path) -> None:
     assert staging["train_sample_count"] == 1079
     # The count is a setting of the run from now on: resume caps batch sizes with the same number.
     assert runner.store.meta("settings")["train_sample_count"] == 1079
+
+
+def test_review_preview_shows_the_count_and_copies_nothing(tmp_path: Path) -> None:
+    """The MCP launch review's data lines come from the runner's own plan, previewed without staging."""
+    run = plan_run(DIGITS_SKILL_DIR, workspace_dir=tmp_path)
+    lines = data_review_lines(run.plan, tmp_path)
+    assert lines[-1].startswith("train_sample_count: 1079 (")
+    assert any("digits.csv.gz" in line and "no staging needed" in line for line in lines)
+    assert not (tmp_path / "data_staging").exists()
