@@ -143,3 +143,26 @@ def test_an_unknown_tracker_is_one_clear_error() -> None:
     with pytest.raises(ConfigurationError) as err:
         AutoMLSettings.parse({"automl_tracking": ["wandbb"]})
     assert "automl_settings.automl_tracking" in str(err.value) and "wandb" in str(err.value)
+
+
+def test_tracked_run_files_hold_no_planted_secret(
+    run_runner: RunRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """W&B gets the environment, never a secret's value into its files: config, history, summary, metadata."""
+    planted = {
+        "WANDB_API_KEY": "planted0123456789abcdef0123456789abcdef01",
+        "NGC_API_KEY": "nvapi-PLANTED0123456789xyz",
+    }
+    for name, value in planted.items():
+        monkeypatch.setenv(name, value)
+    llm_key = "sk-PLANTEDplanted0123456789abcdefghijklmn"
+    result = run_runner(
+        {"automl_max_recommendations": 2, "automl_tracking": ["wandb"], "wandb_mode": "offline",
+         "llm_api_key": llm_key},
+        spec_overrides={"dataset.num_samples": 64},
+    )  # fmt: skip
+    run_dir = Path(result["workspace"])
+    assert len(read_runs(run_dir / "tracking")) == 3  # two recommendations and the brain
+    needles = [v.encode() for v in [*planted.values(), llm_key]]
+    leaks = [str(p) for p in tmp_path.rglob("*") if p.is_file() and any(n in p.read_bytes() for n in needles)]
+    assert leaks == []
