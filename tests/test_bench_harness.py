@@ -90,8 +90,10 @@ def test_measures_on_a_hand_made_trace() -> None:
     ]
     assert incumbent_at(trace, 1.5) is None and incumbent_at(trace, 2.0) == 1.0 and incumbent_at(trace, 9) == 0.01
     assert cost_to_reach(trace, 0.5) == 3.0 and cost_to_reach(trace, 0.001) is None
-    assert speedup_over_random(trace, 1.0, budget=4.0) == pytest.approx(2.0)
-    assert speedup_over_random(trace, 0.001, budget=4.0) == 0.0
+    random_trace = [{"cost": c, "incumbent_score": s} for c, s in ((1.0, 5.0), (2.0, 2.0), (6.0, 1.0))]
+    assert speedup_over_random(trace, random_trace, random_final=1.0) == pytest.approx(6.0 / 2.0)
+    assert speedup_over_random(random_trace, random_trace, random_final=1.0) == pytest.approx(1.0)
+    assert speedup_over_random(trace, random_trace, random_final=0.001) == 0.0
     # costs 0.04..4.0: 49 points before any incumbent (worst = 1), 25 at log10(1) = 0, 26 at log10(0.01) = -2
     assert normalised_auc(trace, 4.0, worst_log=1.0, points=100) == pytest.approx((49 * 1 + 25 * 0 + 26 * -2) / 100)
     assert ranks({"a": 1.0, "b": 0.5, "c": 1.0}) == {"b": 1.0, "a": 2.5, "c": 2.5}

@@ -47,12 +47,15 @@ def cost_to_reach(evals: Sequence[dict[str, Any]], target: float) -> float | Non
     return None
 
 
-def speedup_over_random(evals: Sequence[dict[str, Any]], random_final: float, budget: float) -> float:
-    """Budget random needs for its final value / budget the method needs to match it (0: never matched)."""
+def speedup_over_random(
+    evals: Sequence[dict[str, Any]], random_evals: Sequence[dict[str, Any]], random_final: float
+) -> float:
+    """FFE random needed to reach its final value / FFE the method needed to match it (0: never matched)."""
     needed = cost_to_reach(evals, random_final)
-    if needed is None:
+    random_needed = cost_to_reach(random_evals, random_final)
+    if needed is None or random_needed is None:
         return 0.0
-    return budget / max(needed, 1e-9)
+    return random_needed / max(needed, 1e-9)
 
 
 def ranks(scores: dict[str, float]) -> dict[str, float]:

@@ -165,8 +165,15 @@ class Report:
                     rnd = self.cells[block].get((problem, seed), {}).get("random")
                     if ev:
                         aucs.append(normalised_auc(ev, budget, self.worst_log(problem, seed)))
-                        if rnd is not None:
-                            speedups.append(speedup_over_random(ev, 10**rnd, budget))
+                        rnd_ev = self.evals.get(("random", problem, seed))
+                        if rnd is not None and rnd_ev:
+                            speedups.append(
+                                speedup_over_random(
+                                    ev,
+                                    rnd_ev,
+                                    min(e["incumbent_score"] for e in rnd_ev if e["incumbent_score"] is not None),
+                                )
+                            )
             for run in self.runs:
                 if run["optimizer"] == name and run["problem"] in problems:
                     total += 1
@@ -331,6 +338,9 @@ class Report:
         return rel
 
     def plot_walltime(self, curves: dict[str, list[list[dict[str, Any]]]], problem: str) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -405,6 +415,8 @@ class Report:
             if not r:
                 continue
             best = self.best_ours(block)
+            if best is None:
+                continue
             leader = min(r, key=r.__getitem__)
             rivals = ", ".join(f"{n} {r[n]:.2f}" for n in ("optuna_tpe_hyperband", "hpbandster_bohb") if n in r)
             self.targets.append(
@@ -456,6 +468,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plan", default="ci", help="the plan just run; every plan with results is rendered")
     parser.parse_args()
+    (DOCS / "benchmarks").mkdir(parents=True, exist_ok=True)
     plans = [p for p in ("full", "ci") if (RESULTS / p).is_dir() and any((RESULTS / p).glob("*.jsonl"))]
     lines = [
         "# Benchmarks against peers",
