@@ -100,8 +100,9 @@ class AutoMLSettings(BaseModel):
     llm_timeout: float = Field(60.0, gt=0)
     llm_retries: int = Field(2, ge=0)
     llm_allow_fallback: bool = False
-    llm_json_mode: Literal["json_object", "json_schema", "off"] = Field(
-        "json_object", description="how the endpoint is asked for JSON (json_schema where the server supports it)"
+    llm_json_mode: Literal["json_object", "json_schema", "json_object_schema", "off"] = Field(
+        "json_object",
+        description="how JSON is asked for: OpenAI json_object/json_schema, or json_object with a schema (llama-cpp)",
     )
     llm_hybrid_candidates: int = Field(4, ge=2, description="sampler candidates the LLM chooses among (hybrid)")
     llm_price_per_1m_input_tokens: float | None = Field(None, ge=0, description="prompt price, for the result's cost")

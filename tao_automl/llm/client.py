@@ -103,6 +103,8 @@ class LLMClient:
         mode = self.settings.llm_json_mode
         if mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
+        elif mode == "json_object_schema":  # llama-cpp-python's server: a grammar built from the schema
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         elif mode == "json_schema":
             kwargs["response_format"] = {
                 "type": "json_schema",
