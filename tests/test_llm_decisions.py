@@ -147,3 +147,22 @@ def test_cli_runs_every_llm_algorithm_and_fails_a_blocked_run(tmp_path: Path, ll
     blocked = _cli(tmp_path, llm_server, "llm", "--max-recommendations", "1", "--setting", "llm_retries=0",
                    "--setting", "llm_allow_fallback=true")  # fmt: skip
     assert blocked.returncode == 3 and "llm_blocked" in blocked.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("json_object", "json_object"), ("json_schema", "json_schema"), ("json_object_schema", "json_object"),
+     ("off", None)],
+)  # fmt: skip
+def test_json_mode_is_asked_for_as_configured(
+    mode: str, expected: str | None, space: SearchSpace, llm_server: ScriptedLLM
+) -> None:
+    llm_server.default = cooperative
+    make("llm", space, llm_server, llm_json_mode=mode).propose(1)
+    (request,) = llm_server.requests
+    fmt = request.get("response_format")
+    assert (fmt or {}).get("type") == expected
+    schema = (fmt or {}).get("schema") or (fmt or {}).get("json_schema", {}).get("schema")
+    if mode in ("json_schema", "json_object_schema"):
+        assert set(schema["properties"]["params"]["properties"]) == set(space.names)
+        assert schema["properties"]["params"]["additionalProperties"] is False
