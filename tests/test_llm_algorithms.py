@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RunRunner
+from conftest import RunRunner, make_runner
 from services.llm_server import ScriptedLLM, cooperative, slow, status, text
 
 from tao_automl.errors import ConfigurationError, NoSuccessfulRecommendationError
@@ -219,3 +219,16 @@ def test_endpoint_from_environment_and_the_key_is_never_stored(
     assert leaks == []
     assert result["llm_health"]["status"] == "ok"
     assert key not in json.dumps(result) and key not in os.environ.get("AUTOML_LLM_ENDPOINT", "")
+
+
+def test_resume_rebuilds_from_the_store_without_calling_the_llm(
+    llm_server: ScriptedLLM, quadratic_skill: Path, tmp_path: Path
+) -> None:
+    llm_server.default = cooperative
+    settings = endpoint(llm_server, automl_max_experiments=2, automl_max_concurrent=1, automl_baseline=False)
+    first = make_runner(quadratic_skill, tmp_path).run(automl_algorithm="autoresearch", automl_settings=settings)
+    asked, log = len(llm_server.requests), read_records(Path(first["workspace"]))
+    again = make_runner(quadratic_skill, tmp_path).run(workspace_path=first["workspace"], resume=True)
+    assert len(llm_server.requests) == asked  # nothing asked: the stored history was replayed
+    assert read_records(Path(first["workspace"])) == log  # and nothing journaled twice
+    assert again["experiments"] == first["experiments"] and len(again["experiments"]) == 2
