@@ -30,7 +30,7 @@ def test_smollm2_proposals_are_parsed_or_counted_as_fallbacks(
             "llm_model": "smollm2-135m",
             "llm_json_mode": "json_object_schema",
             "llm_temperature": 0.7,
-            "llm_max_tokens": 256,
+            "llm_max_tokens": 200,
             "llm_timeout": 120,
             "llm_retries": 1,
             "llm_allow_fallback": True,

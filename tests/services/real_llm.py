@@ -56,7 +56,7 @@ def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLLM]:
     port = _free_port()
     log = tmp_path_factory.mktemp("real-llm") / "server.log"
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"]  # fmt: skip
+            "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
