@@ -56,7 +56,7 @@ class AutoResearch(LLMGuided):
 
     def _propose_one(self) -> tuple[Proposal | None, str | None]:
         current = self._current
-        measured = f"{self.metric_name}={current.metric:.6g}" if current.metric is not None else "not measured yet"
+        measured = f"{self.metric}={current.metric:.6g}" if current.metric is not None else "not measured yet"
         task = (
             f"Current best configuration ({current.rec_id}, {measured}): {params_text(current.params)}\n\n"
             "Run the next experiment: change one parameter (two at most) of the current best, state the hypothesis "
@@ -141,9 +141,7 @@ class AutoResearch(LLMGuided):
             self._consecutive_failures = 0
             if current.metric is None:
                 decision = "keep"
-                reasoning = (
-                    f"no measured reference yet: {self.metric_name}={result.metric:.6g} becomes the current best"
-                )
+                reasoning = f"no measured reference yet: {self.metric}={result.metric:.6g} becomes the current best"
             elif self.better(result.metric, current.metric):
                 decision = "keep"
                 reasoning = f"{result.metric:.6g} beats the current best {current.rec_id} ({current.metric:.6g})"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tao_automl.algorithms.base import Proposal
-from tao_automl.llm.guided import LLMGuided, reference_params
+from tao_automl.llm.guided import LLMGuided
 from tao_automl.llm.prompt import value_schema
 from tao_automl.llm.proposal import Checked, ProposalError, check_params
 
@@ -31,7 +31,7 @@ class LLMSearch(LLMGuided):
     name = "llm"
 
     def _propose_one(self) -> tuple[Proposal | None, str | None]:
-        reference = reference_params(self)
+        reference = self._reference()
 
         def accept(data: dict[str, Any]) -> Checked:
             raw = data.get("params")

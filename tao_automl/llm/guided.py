@@ -24,9 +24,11 @@ from typing import Any, ClassVar, TypeVar
 from tao_automl.algorithms.base import Algorithm, Feedback, Proposal, RecStatus, fingerprint
 from tao_automl.llm import prompt as prompts
 from tao_automl.llm.client import LLMClient, parse_json_answer, resolve_endpoint
-from tao_automl.llm.proposal import ProposalError, check_params, check_value
+from tao_automl.llm.proposal import ProposalError, check_value
 from tao_automl.llm.records import BrainRecord, CallRecord, DecisionRecord, ProposalRecord
 from tao_automl.redaction import redact
+
+__all__ = ["Asked", "LLMGuided", "RepeatError"]
 
 T = TypeVar("T")
 
@@ -69,7 +71,6 @@ class LLMGuided(Algorithm):
         self._seen: dict[str, int | str] = {}
         self._calls = 0
         self.blocked_reason: str | None = None
-        self.metric_name = self.metric
 
     # ------------------------------------------------------------------ runner-facing hooks
     @property
@@ -180,7 +181,7 @@ class LLMGuided(Algorithm):
         if result.metric is None:
             reasoning = f"failed ({result.failure_class or result.status}); the model sees it as a failure"
         elif best_before is None or best_before.metric is None or self.better(result.metric, best_before.metric):
-            reasoning = f"new best {self.metric_name}={result.metric:.6g}"
+            reasoning = f"new best {self.metric}={result.metric:.6g}"
         else:
             reasoning = f"{result.metric:.6g} does not beat the best #{best_before.rec_id} ({best_before.metric:.6g})"
         record = DecisionRecord(decision="recorded", status=result.status, metric=result.metric, reasoning=reasoning)
@@ -189,7 +190,7 @@ class LLMGuided(Algorithm):
     def _context(self) -> prompts.Context:
         return prompts.Context(
             space=self.space,
-            metric=self.metric_name,
+            metric=self.metric,
             direction=self.direction,
             results=list(self._results.values()),
             pending=[dict(p) for p in self._pending.values()] + [dict(p.params) for p in self._unbound.values()],
@@ -265,6 +266,11 @@ class LLMGuided(Algorithm):
     def _log(self, kind: str, body: Any, rec_id: int | None = None) -> None:
         self._journal.append(BrainRecord.wrap(kind, self.name, body, rec_id))
 
+    def _reference(self) -> dict[str, Any]:
+        """The configuration an answer's missing parameters come from: the best so far, else the defaults."""
+        best = self._best()
+        return dict(best.params) if best is not None else self._values_near({})
+
     def _values_near(self, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` moved inside the space (a default outside a derived range is clamped)."""
         out = {}
@@ -282,12 +288,3 @@ def _rationale(data: dict[str, Any]) -> str | None:
         if isinstance(data.get(key), str) and data[key].strip():
             return data[key].strip()[:1000]
     return None
-
-
-def reference_params(algo: LLMGuided) -> dict[str, Any]:
-    """The configuration an answer's missing parameters come from: the best so far, else the defaults."""
-    best = algo._best()
-    return dict(best.params) if best is not None else algo._values_near({})
-
-
-__all__ = ["Asked", "LLMGuided", "RepeatError", "check_params", "reference_params"]
