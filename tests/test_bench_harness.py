@@ -24,7 +24,7 @@ from benchmarks.harness.ours import run_ours
 from benchmarks.harness.peers import PEERS, needs_multi_fidelity
 from benchmarks.harness.peers.random_search import run_random
 from benchmarks.harness.plans import PLANS
-from benchmarks.harness.problems import ackley, branin, get_problem, hartmann, synthetic_problems
+from benchmarks.harness.problems import Problem, ackley, box, branin, get_problem, hartmann, synthetic_problems
 from benchmarks.harness.space import sample_config
 
 H3_ARGMIN = [0.114614, 0.555649, 0.852547]
@@ -161,3 +161,14 @@ def test_plans_name_only_known_optimizers_and_problems() -> None:
             assert task.optimizer in PEERS
             if needs_multi_fidelity(task.optimizer):
                 assert get_problem(task.problem).multi_fidelity, task
+
+
+@pytest.mark.parametrize("algorithm", ["hyperband", "bohb"])
+def test_hyperband_iterations_repeat_until_the_epoch_budget_is_spent(algorithm: str) -> None:
+    """One Hyperband iteration at R=9 costs 69 epochs (7.7 FFE); a 15 FFE budget must be spent, not left over."""
+    problem = Problem("tiny_mf", "B", box(3, 0, 1), budget=15, z_min=1, z_max=9, optimum=-3.86278214782076,
+                      fn=hartmann, bias=0.5, noise=0.1)  # fmt: skip
+    ledger = Ledger(problem, seed=2)
+    run_ours(algorithm, problem, ledger, seed=2)
+    assert ledger.spent >= problem.budget - 1e-9
+    assert sum(1 for o in ledger.trace if o.fidelity == problem.z_max) > 2  # more than one iteration's top rung

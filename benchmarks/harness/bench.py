@@ -124,7 +124,10 @@ def main() -> None:
                 flush=True,
             )
     wall = time.perf_counter() - start
-    (out_dir / "wall_time.json").write_text(json.dumps({"plan": args.plan, "wall_s": wall, "jobs": args.jobs}) + "\n")
+    if args.only is None:  # a partial rerun keeps the plan's measured wall time
+        (out_dir / "wall_time.json").write_text(
+            json.dumps({"plan": args.plan, "wall_s": wall, "jobs": args.jobs}) + "\n"
+        )
     subprocess.run(
         [str(args.bench_python), "-m", "benchmarks.harness.render", "--plan", args.plan], cwd=ROOT, env=env, check=True
     )

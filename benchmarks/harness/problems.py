@@ -125,7 +125,7 @@ class Problem:
         return v - self.optimum if self.optimum is not None else v
 
 
-def _box(n: int, low: float, high: float) -> Space:
+def box(n: int, low: float, high: float) -> Space:
     return tuple(Dim(f"x{i}", "float", low, high) for i in range(n))
 
 
@@ -144,12 +144,12 @@ def synthetic_problems() -> dict[str, Problem]:
                 fn=branin,
                 credit=vlse,
             ),
-            Problem("hartmann3", "A", _box(3, 0, 1), 50, optimum=-3.86278214782076, fn=hartmann, credit=vlse),
-            Problem("hartmann6", "A", _box(6, 0, 1), 100, optimum=-3.32236801141551, fn=hartmann, credit=vlse),
-            Problem("ackley5", "A", _box(5, -32.768, 32.768), 100, optimum=0.0, fn=ackley, credit=vlse),
-            Problem("mfh6_good", "B", _box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 0.5, 0.1, credit=mf),
-            Problem("mfh6_bad", "B", _box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 3.5, 4.0, credit=mf),
-            Problem("mfh3_good", "B", _box(3, 0, 1), 50, 1, 81, -3.86278214782076, hartmann, 0.5, 0.1, credit=mf),
+            Problem("hartmann3", "A", box(3, 0, 1), 50, optimum=-3.86278214782076, fn=hartmann, credit=vlse),
+            Problem("hartmann6", "A", box(6, 0, 1), 100, optimum=-3.32236801141551, fn=hartmann, credit=vlse),
+            Problem("ackley5", "A", box(5, -32.768, 32.768), 100, optimum=0.0, fn=ackley, credit=vlse),
+            Problem("mfh6_good", "B", box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 0.5, 0.1, credit=mf),
+            Problem("mfh6_bad", "B", box(6, 0, 1), 50, 1, 81, -3.32236801141551, hartmann, 3.5, 4.0, credit=mf),
+            Problem("mfh3_good", "B", box(3, 0, 1), 50, 1, 81, -3.86278214782076, hartmann, 0.5, 0.1, credit=mf),
         )
     }
 

@@ -70,11 +70,22 @@ class Hyperband(Algorithm):
         self._reset()
 
     def _reset(self) -> None:
-        self.brackets = [_Bracket(i, rungs) for i, rungs in enumerate(self.schedule)]
+        self.brackets: list[_Bracket] = []
+        self._add_iteration()
         self._where: dict[int, tuple[int, int, int]] = {}
         self._seen: set[str] = set()
         self._obs: dict[int, list[Observation]] = {}
         self._rung_epochs = {r.epochs for rungs in self.schedule for r in rungs}
+
+    def _add_iteration(self) -> None:
+        """One more Hyperband iteration: every bracket of the schedule again, with fresh configurations."""
+        first = len(self.brackets)
+        self.brackets += [_Bracket(first + i, rungs) for i, rungs in enumerate(self.schedule)]
+
+    @property
+    def _repeats(self) -> bool:
+        """With an epoch budget, iterations repeat until the runner stops at that budget (Li et al. 2018)."""
+        return self.settings.automl_max_total_epochs is not None
 
     # ---- what to try -------------------------------------------------------------------------
     def new_config(self, epochs: int) -> tuple[dict[str, Any], str]:
@@ -102,6 +113,8 @@ class Hyperband(Algorithm):
 
     def propose(self, n: int) -> list[Proposal]:
         out: list[Proposal] = []
+        if self._repeats and all(b.complete(self.promotion) for b in self.brackets):
+            self._add_iteration()
         for bracket in self.brackets:
             if not bracket.entries:
                 self._open(bracket)
@@ -133,6 +146,8 @@ class Hyperband(Algorithm):
 
     def bind(self, rec_id: int, proposal: Proposal) -> None:
         b, r, k = proposal.meta["bracket"], proposal.meta["rung"], proposal.meta["slot"]
+        while b >= len(self.brackets):  # on restore, later iterations are rebuilt as they are bound
+            self._add_iteration()
         bracket = self.brackets[b]
         while len(bracket.entries) <= r:  # on restore, rungs are rebuilt from the bound history
             bracket.entries.append([])
@@ -195,7 +210,7 @@ class Hyperband(Algorithm):
         return False
 
     def done(self) -> bool:
-        return all(b.complete(self.promotion) for b in self.brackets)
+        return not self._repeats and all(b.complete(self.promotion) for b in self.brackets)
 
     def retained(self) -> set[int] | None:
         """Only configurations that may still be promoted keep their checkpoints."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import hpbandster.core.nameserver as hpns
@@ -29,9 +30,16 @@ class _LedgerWorker(Worker):
             return {"loss": float("inf"), "info": {"budget": "exhausted"}}
 
 
+def _free_port() -> int:
+    """A free loopback port: hpbandster's default (9090) collides when two runs share the machine."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _run(kind: type, problem: Problem, ledger: Ledger, seed: int) -> None:
     run_id = f"bench-{problem.name}-{seed}"
-    ns = hpns.NameServer(run_id=run_id, host="127.0.0.1", port=None)
+    ns = hpns.NameServer(run_id=run_id, host="127.0.0.1", port=_free_port())
     host, port = ns.start()
     worker = _LedgerWorker(problem, ledger, nameserver=host, nameserver_port=port, run_id=run_id)
     worker.run(background=True)
