@@ -161,6 +161,9 @@ def run_ours(
         merged["automl_max_recommendations"] = round(ledger.budget)
     merged.update(settings or {})
     rates = {spec_key(d): {"valid_min": d.low, "valid_max": d.high} for d in problem.space if d.name in _RATES}
+    # One worker: nothing else can use a slot, so polling every few simulated epochs changes no decision
+    # (promotions happen at job ends) and spares the controller work. Several workers: poll every epoch.
+    poll = EPOCH_SECONDS * (9 if workers == 1 and multi else 1)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         skill = write_skill(problem, Path(tmp))
@@ -168,7 +171,7 @@ def run_ours(
             platform,
             skill,
             workspace_dir=Path(tmp) / "ws",
-            poll_interval=EPOCH_SECONDS,
+            poll_interval=poll,
             clock=clock,
             listeners=[listen],
         )
