@@ -165,7 +165,10 @@ def test_autoresearch_keeps_improvements_and_records_each_experiment(
     llm_server: ScriptedLLM, run_runner: RunRunner
 ) -> None:
     llm_server.default = cooperative
-    llm_server.script = [{"modifications": {"train.x": 0.3}, "hypothesis": "x near 0.3 lowers the loss"}]
+    llm_server.script = [
+        {"modifications": {"train.x": 0.0}, "hypothesis": "the current best again"},  # rejected: a repeat
+        {"modifications": {"train.x": 0.3}, "hypothesis": "x near 0.3 lowers the loss"},
+    ]
     settings = endpoint(llm_server, automl_max_experiments=4, automl_max_concurrent=1, automl_max_recommendations=9)
     result = run_runner(settings, algorithm="autoresearch")
     experiments = result["experiments"]
@@ -186,7 +189,9 @@ def test_autoresearch_keeps_improvements_and_records_each_experiment(
         assert e["decision"] == ("keep" if improved else "discard"), e
         best = e["metric"] if improved else best
     assert first["decision"] == "keep"  # 0.3 is the optimum of x
-    assert result["llm_health"]["status"] == "ok"
+    repeat = brain(result, "call")[0]["data"]
+    assert repeat["outcome"] == "invalid" and repeat["repeat_of"] == "baseline"
+    assert result["llm_health"]["history_ignored"] == 1 and result["llm_health"]["status"] == "ok"
 
 
 def test_missing_endpoint_is_refused_before_any_workspace(

@@ -20,7 +20,7 @@ from typing import Any
 
 from tao_automl.algorithms.base import Proposal, fingerprint
 from tao_automl.llm import prompt as prompts
-from tao_automl.llm.guided import LLMGuided
+from tao_automl.llm.guided import LLMGuided, RepeatError
 from tao_automl.llm.prompt import params_text, value_schema
 from tao_automl.llm.proposal import Checked, ProposalError, check_params
 from tao_automl.llm.records import ExperimentRecord
@@ -69,8 +69,10 @@ class AutoResearch(LLMGuided):
             if not isinstance(mods, dict):
                 raise ProposalError('the answer has no "modifications" object')
             checked = check_params(self.space, mods, current.params, partial=True)
-            if checked.params == current.params:
-                raise ProposalError("the modification leaves the current best unchanged")
+            if checked.params == current.params:  # a repeat of the listed current best: the history was ignored
+                raise RepeatError(
+                    f"the modification leaves the current best ({current.rec_id}) unchanged", current.rec_id
+                )
             self._check_new(checked.params)
             return checked
 
