@@ -63,6 +63,8 @@ def render(review: ReviewOutput) -> str:
             span = f"{_fmt(extra.get('low'))} .. {_fmt(extra.get('high'))}" + (" (log)" if extra.get("log") else "")
         lines.append(f"| `{p.name}` | {p.type} | {span} | {_fmt(extra.get('default'))} |")
     lines += ["", f"## First batch ({len(review.first_batch)} configurations, exactly as they will launch)"]
+    if not review.first_batch:
+        lines.append("None shown: an LLM algorithm chooses every configuration at run time.")
     names = list(dict.fromkeys(k for b in review.first_batch for k in b.params))
     if names:
         lines += ["| # | " + " | ".join(f"`{n.rsplit('.', 1)[-1]}`" for n in names) + " | epochs |"]

@@ -23,6 +23,7 @@ async def _launch_and_wait(client: Client, root: Path, settings: dict[str, Any])
     pid = await ready_plan(client, root, skill=QUADRATIC)
     rv = await review(client, pid, algorithm="llm", settings=settings)
     assert rv["launchable"] and rv["first_batch"] == []  # the LLM is not asked before launch
+    assert "chooses every configuration at run time" in rv["markdown"]
     launch = await ok(client, "launch_automl", review_id=rv["review_id"], confirmed=True)
     started = time.monotonic()
     while True:
