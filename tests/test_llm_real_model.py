@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import make_runner
 from services.real_llm import RealLLM
 
@@ -19,6 +20,7 @@ from tao_automl.llm import read_records
 RECOMMENDATIONS = 3
 
 
+@pytest.mark.timeout(600)  # CPU inference: an answer takes ~5 s alone, far more when the 2 cores are busy
 def test_smollm2_proposals_are_parsed_or_counted_as_fallbacks(
     real_llm: RealLLM, digits_skill_dir: Path, tmp_path: Path
 ) -> None:
