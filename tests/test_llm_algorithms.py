@@ -20,6 +20,8 @@ from services.llm_server import ScriptedLLM, cooperative, slow, status, text
 
 from tao_automl.errors import ConfigurationError, NoSuccessfulRecommendationError
 from tao_automl.llm import read_records
+from tao_automl.report import build_report, markdown
+from tao_automl.report.html import render_html
 from tao_automl.results import query_status
 
 GOOD = {"train.x": 0.3, "train.y": -0.2, "train.optim.lr": 0.01, "dataset.batch_size": 16}
@@ -115,6 +117,10 @@ def test_fallbacks_are_counted_and_dominating_fallbacks_block_the_run(
     assert any("fallbacks dominate" in r for r in health["reasons"])
     assert result["progress"]["state"] == "llm_blocked"
     assert query_status(result["workspace"])["state"] == "llm_blocked"
+    _, report = build_report(result["workspace"])  # the report says so too, in words a reader can't miss
+    assert report.llm_health == health
+    assert "**LLM-BLOCKED**: fallbacks dominate" in markdown(report)
+    assert "LLM-blocked:</strong> fallbacks dominate" in render_html(report, [])
 
 
 def test_without_fallback_a_dead_endpoint_launches_nothing_and_blocks(
@@ -192,6 +198,9 @@ def test_autoresearch_keeps_improvements_and_records_each_experiment(
     repeat = brain(result, "call")[0]["data"]
     assert repeat["outcome"] == "invalid" and repeat["repeat_of"] == "baseline"
     assert result["llm_health"]["history_ignored"] == 1 and result["llm_health"]["status"] == "ok"
+    _, report = build_report(result["workspace"])
+    assert [e["experiment_id"] for e in report.experiments] == [e["experiment_id"] for e in experiments]
+    assert "x near 0.3 lowers the loss" in render_html(report, []) and "LLM-blocked" not in markdown(report)
 
 
 def test_missing_endpoint_is_refused_before_any_workspace(

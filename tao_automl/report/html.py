@@ -84,6 +84,17 @@ state {{ m.state or "?" }}{% if m.stop_reason %} ({{ m.stop_reason }}){% endif %
 {% endfor %}
 </tbody></table>
 </div>
+{% set h = m.llm_health %}{% if h %}
+<h2>LLM health</h2>
+<p id="llm-health" class="{{ 'bad' if h.status == 'llm_blocked' else '' }}">
+{% if h.status == 'llm_blocked' %}<strong>LLM-blocked:</strong> {{ h.reasons | join('; ') }}<br>{% endif %}
+{{ h.calls }} calls ({{ h.succeeded }} accepted, {{ h.failed }} failed), {{ h.llm_proposals }} LLM proposals,
+{{ h.fallbacks }} fallbacks, {{ h.used_history }} made with results in the prompt;
+{{ h.tokens.total }} tokens{% if h.cost is not none %}, cost {{ h.cost }}{% endif %}.</p>
+{% if m.experiments %}<table id="experiments"><thead><tr><th>experiment</th><th>decision</th><th>metric</th>
+<th>hypothesis</th></tr></thead><tbody>{% for e in m.experiments %}<tr><td>{{ e.experiment_id }}</td>
+<td>{{ e.decision }}</td><td class="num">{{ f(e.metric) }}</td><td>{{ e.hypothesis }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}{% endif %}
 <h2>Final evaluation</h2>
 <p id="final-evaluation">{{ m.final_evaluation.status }} {{ f(m.final_evaluation.metric_value) }}
 {% if m.final_evaluation.reason %}({{ m.final_evaluation.reason }}){% endif %}</p>

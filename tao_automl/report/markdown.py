@@ -37,8 +37,41 @@ def markdown(model: ReportModel, plots: list[Plot] | None = None) -> str:
         f"Final evaluation: {final.get('status')} {fmt(final.get('metric_value'))} ({final.get('reason', '')})",
         "",
     ]
+    lines += llm_lines(model)
     for plot in plots or []:
         lines += [f"## {plot.title}", "", f"![{plot.title}](plots/{plot.name}.png)", ""]
     if model.importance_note and not model.importance:
         lines += [f"Parameter importance: {model.importance_note}", ""]
     return "\n".join(lines)
+
+
+def llm_lines(model: ReportModel) -> list[str]:
+    """How far the LLM really steered an LLM-guided run, so a silent fall-back can't pass for success."""
+    health = model.llm_health
+    if not health:
+        return []
+    if health.get("status") == "llm_blocked":
+        verdict = "**LLM-BLOCKED**: " + "; ".join(health.get("reasons") or [])
+    else:
+        verdict = f"status {health.get('status')}"
+    tokens = health.get("tokens") or {}
+    cost = f", cost {health['cost']}" if health.get("cost") is not None else ""
+    lines = [
+        "## LLM health",
+        "",
+        verdict,
+        "",
+        f"{health.get('calls', 0)} calls ({health.get('succeeded', 0)} accepted, {health.get('failed', 0)} failed), "
+        f"{health.get('llm_proposals', 0)} LLM proposals, {health.get('fallbacks', 0)} fallbacks, "
+        f"{health.get('used_history', 0)} made with results in the prompt; {tokens.get('total', 0)} tokens{cost}.",
+        "",
+    ]
+    if model.experiments:
+        lines += ["| experiment | decision | metric | hypothesis |", "|---|---|---|---|"]
+        lines += [
+            f"| {_cell(e.get('experiment_id'))} | {_cell(e.get('decision'))} | {_cell(e.get('metric'))} "
+            f"| {_cell(e.get('hypothesis'))} |"
+            for e in model.experiments
+        ]
+        lines.append("")
+    return lines

@@ -90,6 +90,10 @@ class ReportModel(BaseModel):
     best_so_far: list[BestPoint] = Field(default_factory=list)
     importance: dict[str, float] = Field(default_factory=dict)
     importance_note: str = ""
+    llm_health: dict[str, Any] | None = Field(
+        None, description="LLM-guided runs only: calls, fallbacks, history use, tokens, cost and the verdict"
+    )
+    experiments: list[dict[str, Any]] = Field(default_factory=list, description="autoresearch's experiment records")
 
 
 def headline(result: dict[str, Any]) -> str:
@@ -212,6 +216,8 @@ def report_from(
         best_so_far=best_so_far(rows, direction),
         importance=importance,
         importance_note=note,
+        llm_health=result.get("llm_health"),
+        experiments=result.get("experiments") or [],
     )
 
 
