@@ -148,7 +148,7 @@ class Report:
             "Median over seeds of the final log10 "
             + ("regret" if block != "C" else "validation log-loss")
             + "; mean rank over (problem, seed) cells (1 = best); normalised AUC = mean log10 score over the"
-            " budget; speed-up over random = budget random needs for its final value / budget the method"
+            " budget; speed-up over random = FFE random needs for its final value / FFE the method"
             " needs to match it (median; 0 = never matched).",
             "",
         )
