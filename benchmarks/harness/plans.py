@@ -70,7 +70,7 @@ def ci_plan() -> list[Task]:
     mf = ("ours_hyperband", "ours_bohb", "ours_dehb", "random", "optuna_tpe_hyperband", "dehb", "hpbandster_hyperband")
     tasks += [Task(o, "mfh6_good", seeds) for o in mf]
     tasks += [Task("hpbandster_bohb", "mfh6_good", seeds[:1])]
-    tasks += [Task(o, "digits_mlp", seeds) for o in ("ours_hyperband", "ours_bohb", "random", "optuna_tpe_hyperband")]
+    tasks += [Task(o, "digits_mlp", seeds) for o in ("ours_hyperband", "random", "optuna_tpe_hyperband")]
     tasks += [Task(o, "mfh6_good", seeds[:1], workers=4) for o in ("ours_asha", "ours_hyperband", "ours_random")]
     return tasks + _llm_rows(("branin",), seeds[:1])
 
