@@ -9,6 +9,7 @@ process while the runner writes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,20 @@ CREATE TABLE IF NOT EXISTS events (
 BASELINE_REC_ID = 0
 
 
+def _create(path: Path) -> None:
+    """Build the schema under a temporary name and rename it into place: a reader in another process
+    (``job_status`` right after a detached launch) sees either no state file or a complete one, never
+    a file whose tables do not exist yet."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    db = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")  # persistent in the file header
+        db.executescript(_SCHEMA)
+    finally:
+        db.close()  # the last connection checkpoints and removes the temporary -wal/-shm files
+    os.replace(tmp, path)
+
+
 class Store:
     """Thin typed access to ``state.db``. Open one per process; writes are serialized by SQLite."""
 
@@ -71,6 +86,8 @@ class Store:
         if readonly:
             self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
         else:
+            if not path.exists():
+                _create(path)
             self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
