@@ -152,3 +152,24 @@ def test_epoch_budget_counts_only_new_epochs(quadratic_skill: Path, tmp_path: Pa
     trained = {h["rec_id"]: h["epochs_trained"] for h in result["history"]}
     spent = sum(h["epochs_trained"] - trained.get(h["resume_from"], 0) for h in result["history"])
     assert spent == platform.epochs_trained
+
+
+@pytest.mark.parametrize(("name", "note", "needed"), [("bohb", "TPE on", None), ("dehb", "DE/rand/1/bin", 4)])
+def test_model_draws_rung_zero_lazily_from_results_so_far(
+    quadratic_skill: Path, name: str, note: str, needed: int | None
+) -> None:
+    """The first bracket's rung 0 is drawn one launch at a time, so the model engages inside it."""
+    space = build_search_space(ModelSkill.load(quadratic_skill).schema("train"))
+    settings = AutoMLSettings.parse({"automl_max_epochs": 27, "automl_max_recommendations": 100})
+    algorithm = make_algorithm(name, space, direction="minimize", settings=settings)
+    needed = needed or len(space) + 1
+    notes = []
+    for rec_id in range(1, 20):
+        (proposal,) = algorithm.propose(1)
+        assert proposal.budget == 1 and proposal.resume_from is None  # still rung 0 of the first bracket (27 slots)
+        algorithm.bind(rec_id, proposal)
+        algorithm.report(Feedback(rec_id, RecStatus.SUCCESS, curve(proposal.params, 1), epoch=1))
+        notes.append(proposal.note)
+    assert not any(note in n for n in notes[:needed])
+    assert all(note in n or "random draw" in n for n in notes[needed:])
+    assert any(note in n for n in notes[needed:])

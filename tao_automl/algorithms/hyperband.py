@@ -119,7 +119,7 @@ class Hyperband(Algorithm):
             if not bracket.entries:
                 self._open(bracket)
             while bracket.queue and len(out) < n:
-                out.append(bracket.queue.pop(0))
+                out.append(self._materialise(bracket, bracket.queue.pop(0)))
             if len(out) >= n:
                 break
         return out
@@ -129,13 +129,25 @@ class Hyperband(Algorithm):
         self._fill_first_rung(bracket)
 
     def _fill_first_rung(self, bracket: _Bracket) -> None:
-        """Queue fresh configurations until rung 0 holds its ``n`` (also after a resume)."""
+        """Reserve rung-0 slots until rung 0 holds its ``n`` (also after a resume); see :meth:`_materialise`."""
         first = bracket.rungs[0]
         budget = first.epochs if self.promotion else self.max_epochs
         for k in range(len(bracket.entries[0]), first.n):
-            params, note = self._fresh(first.epochs)
-            bracket.entries[0].append(_Entry(params))
-            bracket.queue.append(self._proposal(bracket, 0, k, params, budget, None, note))
+            bracket.entries[0].append(_Entry({}))
+            bracket.queue.append(self._proposal(bracket, 0, k, {}, budget, None, "reserved"))
+
+    def _materialise(self, bracket: _Bracket, proposal: Proposal) -> Proposal:
+        """Draw a reserved rung-0 configuration only as its slot launches (lazy, as hpbandster's BOHB samples).
+
+        Drawing a whole rung when the bracket opens would hide every result of that rung from the
+        model: with lazy draws BOHB/DEHB already use the first finished results of the bracket.
+        """
+        if proposal.params:
+            return proposal
+        k = proposal.meta["slot"]
+        params, note = self._fresh(bracket.rungs[0].epochs)
+        bracket.entries[0][k] = _Entry(params)
+        return self._proposal(bracket, 0, k, params, proposal.budget or self.max_epochs, None, note)
 
     def _proposal(
         self, bracket: _Bracket, rung: int, k: int, params: dict[str, Any], budget: int, parent: int | None, note: str
