@@ -5,11 +5,14 @@ These run in the product environment (no peer library is needed) and assert no t
 
 from __future__ import annotations
 
+import ast
 import math
 import random
+from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import peers
 from benchmarks.harness.ledger import BudgetExhausted, Ledger
 from benchmarks.harness.measures import (
     cost_to_reach,
@@ -167,6 +170,16 @@ def test_plans_name_only_known_optimizers_and_problems() -> None:
                 assert get_problem(task.problem).multi_fidelity, task
 
 
+def test_every_registered_peer_has_its_adapter() -> None:
+    """Adapters import their library (absent here), so their source is read instead of imported."""
+    folder = Path(peers.__file__).parent
+    for name, (module, func, _) in PEERS.items():
+        source = folder / f"{module}.py"
+        assert source.is_file(), name
+        defined = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
+        assert func in defined, name
+
+
 @pytest.mark.parametrize("algorithm", ["hyperband", "bohb"])
 def test_hyperband_iterations_repeat_until_the_epoch_budget_is_spent(algorithm: str) -> None:
     """One Hyperband iteration at R=9 costs 69 epochs (7.7 FFE); a 15 FFE budget must be spent, not left over."""
@@ -176,3 +189,71 @@ def test_hyperband_iterations_repeat_until_the_epoch_budget_is_spent(algorithm: 
     run_ours(algorithm, problem, ledger, seed=2)
     assert ledger.spent >= problem.budget - 1e-9
     assert sum(1 for o in ledger.trace if o.fidelity == problem.z_max) > 2  # more than one iteration's top rung
+
+
+def test_demo_network_resumes_training_like_the_skill_and_charges_each_epoch() -> None:
+    """The digits_cnn problem trains the skill's CNN: its value after epochs 1 and 2 is what train.py reports."""
+    import json
+    import pathlib
+    import subprocess
+    import sys
+    import tempfile
+
+    import yaml
+
+    from benchmarks.harness.demo_network import SKILL_DIR
+
+    problem = get_problem("digits_cnn")
+    assert (problem.block, problem.z_min, problem.multi_fidelity) == ("C", 1, True)
+    config = {"lr": 3e-3, "weight_decay": 1e-4, "batch_size": 128, "width": 8, "dropout": 0.3}
+    other = {**config, "lr": 1e-3, "dropout": 0.5}
+    ledger = Ledger(problem, seed=1)
+    first = ledger.evaluate(config, 1)
+    assert ledger.spent == pytest.approx(1 / problem.z_max)
+    problem.value(other, 1, seed=1)  # another configuration trains in between (its own dropout stream)
+    second = ledger.evaluate(config, 2)
+    assert ledger.spent == pytest.approx(2 / problem.z_max)  # resumed: only the second epoch is charged
+    assert len(problem.extra["runs"]) == 2  # one model per configuration, kept between calls
+    again = get_problem("digits_cnn")  # a fresh problem: same configuration, same curve
+    assert [again.value(config, z, seed=7) for z in (1, 2)] == [first, second]
+
+    with tempfile.TemporaryDirectory(prefix="digits-cnn-") as tmp:
+        job = pathlib.Path(tmp)
+        spec = {
+            "results_dir": str(job),
+            "train": {"num_epochs": 2, "optim": {"lr": config["lr"], "weight_decay": config["weight_decay"]}},
+            "dataset": {"batch_size": config["batch_size"]},
+            "model": {"width": config["width"], "dropout": config["dropout"]},
+        }
+        (job / "spec.yaml").write_text(yaml.safe_dump(spec))
+        done = subprocess.run(
+            [sys.executable, str(SKILL_DIR / "scripts" / "train.py"), "-e", str(job / "spec.yaml")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in (job / "status.json").read_text().splitlines()]
+    accuracy = [line["kpi"]["val_accuracy"] for line in lines if line["status"] == "RUNNING"]
+    assert [1 - a for a in accuracy] == [first, second]  # the skill's metric (maximised accuracy) as an error
+    assert second < first
+
+
+def test_demo_network_searches_the_space_our_product_derives_for_the_demo() -> None:
+    """Same ranges as `make demo` searches (from the skill's schema), bar the optimizer choice held at adam."""
+    import json
+
+    from benchmarks.harness.demo_network import SKILL_DIR, SPEC_KEYS
+    from tao_automl.space import build_search_space
+
+    schema = json.loads((SKILL_DIR / "schemas" / "train.schema.json").read_text())
+    demo = {p.name: p for p in build_search_space(schema)}
+    problem = get_problem("digits_cnn")
+    for dim in problem.space:
+        param = demo.pop(SPEC_KEYS[dim.name][0])
+        if dim.kind == "ordinal":
+            grid = param.choices or tuple(range(int(param.low), int(param.high) + 1, param.step or 1))
+            assert dim.choices == grid, dim.name
+        else:
+            assert (dim.low, dim.high, dim.log) == (param.low, param.high, param.log), dim.name
+    assert list(demo) == ["train.optim.optimizer"] and demo["train.optim.optimizer"].default == "adam"
