@@ -11,7 +11,8 @@ worse, never better), so the highest fidelity is the exact, noiseless Hartmann f
 "bad" = (bias 3.5, noise 4.0) is mf-prior-bench's "bad" preset; our "good" = (0.5, 0.1) is the
 issue's choice, milder than mf-prior-bench's "good" (2.5, 2.0), so the pair spans an easy and a hard
 low-fidelity signal. The noise draw is keyed by (problem, seed, x, z) instead of Python's ``hash``.
-Block C (real training) lives in :mod:`benchmarks.harness.training`.
+Block C (real training) lives in :mod:`benchmarks.harness.training` and
+:mod:`benchmarks.harness.demo_network` (the demo network).
 """
 
 from __future__ import annotations
@@ -159,9 +160,10 @@ def synthetic_problems() -> dict[str, Problem]:
 
 
 def all_problems() -> dict[str, Problem]:
+    from benchmarks.harness.demo_network import demo_network_problems
     from benchmarks.harness.training import training_problems
 
-    return {**synthetic_problems(), **training_problems()}
+    return {**synthetic_problems(), **training_problems(), **demo_network_problems()}
 
 
 def get_problem(name: str) -> Problem:
