@@ -215,6 +215,7 @@ class AutoMLRunner(EvaluationMixin):
         self.running: dict[str, _Running] = {}
         self._metricless = 0
         self._failure_streak: list[tuple[str, str]] = []
+        self._final_epochs: dict[int, int] = {}
         self.listeners += start_trackers(plan.settings, self.workspace.run_dir)
         self._notify(
             "started",
@@ -465,13 +466,19 @@ class AutoMLRunner(EvaluationMixin):
     def _epochs_committed(self) -> int:
         """Epochs spent or planned: finished recommendations count what they trained, others their plan."""
         total = 0
-        for rec in self.store.recs("rec"):
-            start = rec["proposal"].get("start_epoch") or 0
-            if rec["status"] is RecStatus.INVALID_CONFIGURATION:
+        for rec in self.store.rec_view("rec"):
+            done = self._final_epochs.get(rec["rec_id"])
+            if done is not None:
+                total += done
                 continue
+            final = rec["status"].final
             trained = rec["extra"].get("epochs_trained")
-            end = trained if rec["status"].final and trained is not None else (rec["budget"] or 0)
-            total += max(0, end - start)
+            end = trained if final and trained is not None else (rec["budget"] or 0)
+            start = rec["proposal"].get("start_epoch") or 0
+            spent = 0 if rec["status"] is RecStatus.INVALID_CONFIGURATION else max(0, end - start)
+            if final:  # a finished rec's epochs never change: counted once (long studies poll this often)
+                self._final_epochs[rec["rec_id"]] = spent
+            total += spent
         return total
 
     def _slots_free(self) -> int:
@@ -864,7 +871,7 @@ class AutoMLRunner(EvaluationMixin):
         keep = self.algorithm.retained()
         if keep is None:
             return
-        recs = self.store.recs("rec")
+        recs = self.store.rec_view("rec")
         best = best_rec(recs, self.plan.direction)
         keep = set(keep) | {best["rec_id"]} if best else set(keep)
         keep |= {r["proposal"].get("resume_from") for r in recs if not r["status"].final}

@@ -93,17 +93,25 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self._db.row_factory = sqlite3.Row
-        #: rec_id -> (raw row, decoded): the runner reads every rec on each poll, and decoding the JSON
-        #: columns of unchanged rows again made long studies quadratic. Nested values are shared, never mutated.
-        self._decoded: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        #: rec_id -> decoded row. The runner reads every rec several times per poll; reading and decoding
+        #: unchanged rows again made long studies quadratic (ASHA's thousand-odd recs). Rows this
+        #: connection wrote are re-read (``_dirty``); a commit by any other connection (SQLite's
+        #: ``data_version``) drops the whole cache. Nested values are shared, never mutated.
+        self._cache: dict[int, dict[str, Any]] | None = None
+        self._dirty: set[int] = set()
+        self._data_version: int | None = None
 
-    def _decode(self, row: sqlite3.Row) -> dict[str, Any]:
-        raw = tuple(row)
-        hit = self._decoded.get(row["rec_id"])
-        if hit is None or hit[0] != raw:
-            hit = (raw, _decode_rec(row))
-            self._decoded[row["rec_id"]] = hit
-        return dict(hit[1])
+    def _fresh_cache(self) -> dict[int, dict[str, Any]]:
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._cache is None or version != self._data_version:
+            rows = self._db.execute("SELECT * FROM recs ORDER BY rec_id")
+            self._cache, self._dirty, self._data_version = {r["rec_id"]: _decode_rec(r) for r in rows}, set(), version
+        elif self._dirty:
+            marks = ",".join("?" * len(self._dirty))
+            for row in self._db.execute(f"SELECT * FROM recs WHERE rec_id IN ({marks})", tuple(self._dirty)):
+                self._cache[row["rec_id"]] = _decode_rec(row)
+            self._dirty.clear()
+        return self._cache
 
     def close(self) -> None:
         self._db.close()
@@ -151,6 +159,7 @@ class Store:
         failure_class: str | None = None,
     ) -> None:
         now = self._now()
+        self._dirty.add(rec_id)
         with self.tx() as db:
             db.execute(
                 "INSERT INTO recs (rec_id, kind, status, proposal, specs, budget, adjustments, failure_reason,"
@@ -187,18 +196,22 @@ class Store:
                 value = str(value)
             cols.append(f"{key} = ?")
             vals.append(value)
+        self._dirty.add(rec_id)
         with self.tx() as db:
             db.execute(f"UPDATE recs SET {', '.join(cols)} WHERE rec_id = ?", (*vals, rec_id))
 
     def rec(self, rec_id: int) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM recs WHERE rec_id = ?", (rec_id,)).fetchone()
-        return self._decode(row) if row else None
+        row = self._fresh_cache().get(rec_id)
+        return dict(row) if row is not None else None
+
+    def rec_view(self, kind: str | None = "rec") -> list[dict[str, Any]]:
+        """Like :meth:`recs` without copying: for hot read-only scans (the caller must not modify them)."""
+        return [r for _, r in sorted(self._fresh_cache().items()) if kind is None or r["kind"] == kind]
 
     def recs(self, kind: str | None = "rec") -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM recs", ()
-        if kind is not None:
-            sql, args = sql + " WHERE kind = ?", (kind,)
-        return [self._decode(r) for r in self._db.execute(sql + " ORDER BY rec_id", args)]
+        """Recommendations in id order (copies: callers may change the top-level dict)."""
+        rows = self._fresh_cache()
+        return [dict(r) for rid, r in sorted(rows.items()) if kind is None or r["kind"] == kind]
 
     # ------------------------------------------------------------------ jobs
     def add_job_intent(self, name: str, rec_id: int, action: str, role: str, retry_of: str | None = None) -> None:
