@@ -8,14 +8,17 @@ and one BLAS/OpenMP thread. Raw results: ``benchmarks/results/<plan>/*.jsonl``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from benchmarks.harness import local_llm
 from benchmarks.harness.plans import PLANS, Task
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,10 +26,33 @@ RESULTS = ROOT / "benchmarks" / "results"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
+LLM_TASKS = {"ours_llm", "ours_hybrid", "ours_autoresearch"}
+LLM_ENV = ("AUTOML_LLM_ENDPOINT", "AUTOML_LLM_MODEL", "BENCH_LOCAL_LLM")
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
     env.update(dict.fromkeys(THREAD_VARS, "1"))
     return env
+
+
+@contextlib.contextmanager
+def _llm_endpoint(tasks: list[Task], out_dir: Path) -> Iterator[None]:
+    """Serve the small local model for the LLM rows when no endpoint is configured (child processes inherit it)."""
+    if os.environ.get("AUTOML_LLM_ENDPOINT") or not any(t.optimizer in LLM_TASKS for t in tasks):
+        yield
+        return
+    with local_llm.serve(out_dir / "llm_server.log") as url:
+        saved = {k: os.environ.get(k) for k in LLM_ENV}
+        os.environ.update(AUTOML_LLM_ENDPOINT=url, AUTOML_LLM_MODEL=local_llm.MODEL_NAME, BENCH_LOCAL_LLM="1")
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _python(task: Task, product: Path, bench: Path) -> Path:
@@ -115,7 +141,7 @@ def main() -> None:
             env=env,
             check=True,
         )
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    with _llm_endpoint(tasks, out_dir), ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [pool.submit(run_task, t, out_dir, args.python, args.bench_python, args.timeout) for t in tasks]
         for future in futures:
             task, status, seconds = future.result()

@@ -9,6 +9,7 @@ ledger in the order they finished: a promotion resumed from epoch z' and trained
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,11 @@ from tao_automl.runner import AutoMLRunner
 
 #: Our algorithms that schedule fidelities themselves; the others train every proposal to z_max.
 MULTI_FIDELITY = {"asha", "hyperband", "bohb", "dehb", "pbt"}
+#: LLM-guided algorithms: endpoint and model come from ``AUTOML_LLM_ENDPOINT``/``AUTOML_LLM_MODEL``.
+LLM_GUIDED = {"llm", "hybrid", "autoresearch"}
+#: Set by bench.py when it serves the small local model: its llama.cpp server grammar-constrains JSON
+#: to the answer's schema, and short answers keep a CPU-bound 135M model's calls to seconds.
+LOCAL_LLM_SETTINGS = {"llm_json_mode": "json_object_schema", "llm_max_tokens": 200, "llm_temperature": 0.7}
 EPOCH_SECONDS = 60.0
 _RATES = {"lr", "learning_rate", "weight_decay"}
 
@@ -159,6 +165,11 @@ def run_ours(
         merged["automl_max_total_epochs"] = round(ledger.budget * problem.z_max)
     else:
         merged["automl_max_recommendations"] = round(ledger.budget)
+    if algorithm in LLM_GUIDED:
+        # a failed or unusable answer falls back to a sampler proposal and is counted (llm_health), never hidden
+        merged.update({"llm_allow_fallback": True, "llm_timeout": 120, "llm_retries": 1})
+        if os.environ.get("BENCH_LOCAL_LLM"):
+            merged.update(LOCAL_LLM_SETTINGS)
     merged.update(settings or {})
     rates = {spec_key(d): {"valid_min": d.low, "valid_max": d.high} for d in problem.space if d.name in _RATES}
     # One worker: nothing else can use a slot, so polling every few simulated epochs changes no decision
@@ -195,4 +206,8 @@ def run_ours(
             )
         except BudgetExhausted:
             break
-    return {"recommendations": len(result["history"]), "real_s": real_s, "sim_s": clock.now()}
+    facts = {"recommendations": len(result["history"]), "real_s": real_s, "sim_s": clock.now()}
+    if algorithm in LLM_GUIDED:
+        facts["llm_model"] = os.environ.get("AUTOML_LLM_MODEL")
+        facts["llm_health"] = result.get("llm_health")
+    return facts

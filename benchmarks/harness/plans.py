@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from benchmarks.harness.local_llm import model_path
+
 
 @dataclass(frozen=True)
 class Task:
@@ -27,37 +29,45 @@ class Task:
 WALLTIME_OURS = ("ours_asha", "ours_hyperband", "ours_bohb", "ours_random", "ours_bayesian")
 
 
-def _llm_rows(problems: tuple[str, ...], seeds: tuple[int, ...]) -> list[Task]:
-    if not os.environ.get("AUTOML_LLM_ENDPOINT"):
+def _llm_rows(problems: tuple[str, ...], seeds: tuple[int, ...], *, local_model: bool) -> list[Task]:
+    """LLM rows when an endpoint is configured, or (``local_model``) when bench.py can serve SmolLM2 itself."""
+    if not os.environ.get("AUTOML_LLM_ENDPOINT") and not (local_model and model_path() is not None):
         return []
     return [Task("ours_llm", p, seeds) for p in problems]
 
 
 def full_plan() -> list[Task]:
-    """10 seeds where a run costs seconds; fewer where a method costs minutes per seed (listed in the report).
+    """10 seeds where a run costs about a second; fewer where one costs tens of seconds (the report lists seeds).
 
-    Sized from the CI plan's per-process times to fit 60 minutes on 2 cores with the demo-network
-    benchmarks after it: the GP methods on 100-evaluation problems, ASHA's thousand-odd
-    recommendations per run, and SMAC / hpbandster BOHB (seconds per suggestion) get 3-5 seeds.
+    Sized from measured per-seed times (2 cores, quiet) to fit 60 minutes with the environment build:
+    our runner-driven multi-fidelity runs (hundreds of simulated jobs, ~15 s a seed), the GP methods on
+    the 100-evaluation problems, SMAC, hpbandster's and Syne Tune's BOHB (a KDE refit per result), real
+    training (block C) and the LLM row (CPU inference, ~5 min a seed) get 3-5 seeds. Longest tasks
+    first, so the two process slots finish together.
     """
     ten, five, three = tuple(range(1, 11)), tuple(range(1, 6)), (1, 2, 3)
-    cheap_a = ("ours_random", "random", "optuna_tpe", "optuna_cmaes", "hyperopt_tpe")
-    tasks = [Task(o, p, ten) for p in ("branin", "hartmann3", "hartmann6", "ackley5") for o in cheap_a]
-    tasks += [Task(o, p, ten) for p in ("branin", "hartmann3") for o in ("ours_bayesian", "optuna_gp")]
-    tasks += [Task(o, p, five) for p in ("hartmann6", "ackley5") for o in ("ours_bayesian", "optuna_gp")]
-    tasks += [Task("smac_hpo", p, three) for p in ("branin", "hartmann3")]
-    tasks += [Task("smac_blackbox", "branin", three)]
     block_b = ("mfh6_good", "mfh6_bad", "mfh3_good")
-    cheap_mf = ("ours_hyperband", "ours_bohb", "ours_dehb", "random", "optuna_tpe", "optuna_tpe_hyperband",
-                "optuna_tpe_sha", "dehb", "hpbandster_hyperband")  # fmt: skip
-    tasks += [Task(o, p, ten) for p in block_b for o in cheap_mf]
-    tasks += [Task("ours_asha", p, five) for p in block_b]
-    tasks += [Task("hpbandster_bohb", p, three) for p in ("mfh6_good", "mfh6_bad")]
-    tasks += [Task("smac_multifidelity", "mfh6_good", three)]
-    block_c = ("ours_hyperband", "ours_bohb", "random", "optuna_tpe_hyperband", "dehb", "hpbandster_hyperband")
-    tasks += [Task(o, p, five) for p in ("digits_mlp", "digits_gbm") for o in block_c]
+    block_c = ("digits_mlp", "digits_gbm")
+    ours_mf = ("ours_hyperband", "ours_bohb", "ours_dehb")
+    tasks = _llm_rows(("branin",), (1,), local_model=True)
+    c_peers = ("random", "optuna_tpe_hyperband", "dehb", "synetune_asha")
+    tasks += [Task(o, p, three) for p in block_c for o in (*ours_mf, *c_peers)]
+    tasks += [Task(o, "digits_cnn", three) for o in ("ours_hyperband", "ours_bohb", "random", "optuna_tpe_hyperband")]
+    tasks += [Task("hpbandster_bohb", p, three) for p in ("digits_mlp", "mfh6_good", "mfh6_bad")]
+    tasks += [Task("synetune_bohb", p, three) for p in (*block_b, "digits_mlp")]
+    tasks += [Task(o, p, five) for p in block_b for o in ours_mf]
+    tasks += [Task("ours_asha", p, three) for p in ("mfh6_good", "mfh6_bad")]
+    tasks += [Task("smac_multifidelity", "mfh6_good", three), Task("smac_blackbox", "branin", three)]
+    tasks += [Task(o, p, three) for p in ("hartmann6", "ackley5") for o in ("ours_bayesian", "optuna_gp")]
+    tasks += [Task(o, p, ten) for p in ("branin", "hartmann3") for o in ("ours_bayesian", "optuna_gp")]
+    tasks += [Task("smac_hpo", p, three) for p in ("branin", "hartmann3")]
     tasks += [Task(o, "mfh6_good", three, workers=4) for o in WALLTIME_OURS]
-    return tasks + _llm_rows(("branin", "hartmann3"), three)
+    cheap_mf = ("random", "optuna_tpe", "optuna_tpe_hyperband", "dehb", "hpbandster_hyperband", "synetune_asha")
+    tasks += [Task(o, p, ten) for p in block_b for o in cheap_mf]
+    tasks += [Task("optuna_tpe_sha", p, five) for p in block_b]
+    cheap_a = ("ours_random", "random", "optuna_tpe", "optuna_cmaes", "hyperopt_tpe")
+    tasks += [Task(o, p, ten) for p in ("branin", "hartmann3", "hartmann6", "ackley5") for o in cheap_a]
+    return tasks
 
 
 def ci_plan() -> list[Task]:
@@ -72,7 +82,7 @@ def ci_plan() -> list[Task]:
     tasks += [Task("hpbandster_bohb", "mfh6_good", seeds[:1])]
     tasks += [Task(o, "digits_mlp", seeds) for o in ("ours_hyperband", "random", "optuna_tpe_hyperband")]
     tasks += [Task(o, "mfh6_good", seeds[:1], workers=4) for o in ("ours_asha", "ours_hyperband", "ours_random")]
-    return tasks + _llm_rows(("branin",), seeds[:1])
+    return tasks + _llm_rows(("branin",), seeds[:1], local_model=False)
 
 
 PLANS = {"full": full_plan, "ci": ci_plan}

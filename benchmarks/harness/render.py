@@ -38,6 +38,7 @@ BENCH_PACKAGES = (
     "dehb",
     "hpbandster",
     "smac",
+    "syne-tune",
     "ConfigSpace",
     "numpy",
     "scipy",
@@ -47,9 +48,6 @@ BENCH_PACKAGES = (
 )
 LEFT_OUT = {
     "Ray Tune": "too slow per trial for this harness (an actor per trial); left out by design",
-    "Syne Tune ASHA / BOHB": "installs (syne-tune 0.16) but its schedulers are not yet wired into this harness",
-    "demo network (digits CNN)": "not yet in the full plan; multi-fidelity savings on it are in "
-    "`benchmarks/multifidelity_savings.py`",
 }
 
 
