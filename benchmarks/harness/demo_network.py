@@ -45,12 +45,12 @@ SPEC_KEYS: dict[str, tuple[str, type]] = {
     "dropout": ("model.dropout", float),
 }
 #: CPU seconds per epoch on one thread (``torch.set_num_threads(1)``), measured: 0.09 (width 8, batch 128) to
-#: 1.0 (width 48, batch 16), 0.46 on average over the space. 9 epochs x 9 FFE = 81 epochs keep one
-#: (optimizer, seed) run near 40 s of CPU (the full plan runs six optimizers x three seeds of it), and leave
-#: room for one whole Hyperband iteration at eta = 3 (69 epochs, rungs 1-3-9) and nine full trainings for
-#: random search.
+#: 1.0 (width 48, batch 16), ~0.5 on average over the space. 9 FFE (81 epochs) measured 45-52 s of CPU per
+#: (optimizer, seed) run; 8 FFE (72 epochs) keeps a run near 40 s (the full plan runs six optimizers x three
+#: seeds of it) and still holds one whole Hyperband iteration at eta = 3 (69 epochs, rungs 1-3-9) and eight
+#: full trainings for random search.
 Z_MAX = 9
-BUDGET_FFE = 9
+BUDGET_FFE = 8
 
 
 @cache
