@@ -28,8 +28,14 @@ MULTI_FIDELITY = {"asha", "hyperband", "bohb", "dehb", "pbt"}
 #: LLM-guided algorithms: endpoint and model come from ``AUTOML_LLM_ENDPOINT``/``AUTOML_LLM_MODEL``.
 LLM_GUIDED = {"llm", "hybrid", "autoresearch"}
 #: Set by bench.py when it serves the small local model: its llama.cpp server grammar-constrains JSON
-#: to the answer's schema, and short answers keep a CPU-bound 135M model's calls to seconds.
-LOCAL_LLM_SETTINGS = {"llm_json_mode": "json_object_schema", "llm_max_tokens": 200, "llm_temperature": 0.7}
+#: to the answer's schema; short answers and no retry keep a CPU-bound 135M model to ~40 calls a run
+#: (a retry of a repeated configuration mostly repeats it again: measured 6 of 7 answers unusable).
+LOCAL_LLM_SETTINGS = {
+    "llm_json_mode": "json_object_schema",
+    "llm_max_tokens": 200,
+    "llm_temperature": 0.7,
+    "llm_retries": 0,
+}
 EPOCH_SECONDS = 60.0
 _RATES = {"lr", "learning_rate", "weight_decay"}
 
