@@ -425,6 +425,30 @@ class Report:
                 )
             )
 
+    def llm_section(self) -> None:
+        """How the LLM-guided rows were served and how healthy their calls were (the product's own llm_health)."""
+        rows = [r for r in self.runs if r.get("llm_health")]
+        if not rows:
+            return
+        self.out(
+            "### LLM-guided rows",
+            "",
+            "The `llm` algorithm through the same runner and ledger; every unusable answer fell back to a "
+            "sampler proposal and is counted. Without `AUTOML_LLM_ENDPOINT` the harness serves SmolLM2-135M "
+            "(llama.cpp, CPU, one thread): a 135M model measures the product's LLM path end to end, not what a "
+            "large model would find.",
+            "",
+            "| optimizer | problem | seed | model | calls | LLM proposals | fallbacks | mean latency s | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+        )
+        for r in rows:
+            h = r["llm_health"]
+            self.out(
+                f"| {r['optimizer']} | {r['problem']} | {r['seed']} | {r.get('llm_model') or '?'} | {h['calls']} | "
+                f"{h['llm_proposals']} | {h['fallbacks']} | {_fmt(h.get('mean_latency_s'), 1)} | {h['status']} |"
+            )
+        self.out("")
+
     # ------------------------------------------------------------------ document
     def render(self) -> list[str]:
         wall = RESULTS / self.plan / "wall_time.json"
@@ -440,7 +464,9 @@ class Report:
         body_start = len(self.lines)
         self.block_table("A", "single fidelity (evaluations at full fidelity)")
         self.block_table("B", "multi-fidelity synthetic (fidelity 1-81, 50 FFE)")
-        self.block_table("C", "real training on digits (epochs / rounds 1-27)")
+        fidelities = sorted({f"{p.z_min}-{p.z_max}" for p in self.problems.values() if p.block == "C"})
+        self.block_table("C", f"real training on digits (epochs / boosting rounds {', '.join(fidelities)})")
+        self.llm_section()
         self.overhead_table()
         self.controller_section()
         self.walltime_section()
