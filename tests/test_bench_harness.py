@@ -105,6 +105,9 @@ def test_measures_on_a_hand_made_trace() -> None:
     assert normalised_auc(trace, 4.0, worst_log=1.0, points=100) == pytest.approx((49 * 1 + 25 * 0 + 26 * -2) / 100)
     assert ranks({"a": 1.0, "b": 0.5, "c": 1.0}) == {"b": 1.0, "a": 2.5, "c": 2.5}
     assert mean_ranks({("p", 1): {"a": 0.0, "b": 1.0}, ("p", 2): {"a": 1.0, "b": 0.0}}) == {"a": 1.5, "b": 1.5}
+    # a method that ran only some seeds is ranked on the scale of all methods: last of 2 counts as last of 3
+    partial = mean_ranks({("p", 1): {"a": 0.0, "b": 1.0, "c": 2.0}, ("p", 2): {"a": 0.0, "b": 1.0}})
+    assert partial == {"a": 1.0, "b": 2.5, "c": 3.0}
     p, wins, losses = paired_wilcoxon([0.0] * 8, [1.0] * 8)
     assert (wins, losses) == (8, 0) and p is not None and p < 0.05
 

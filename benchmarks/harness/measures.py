@@ -74,11 +74,19 @@ def ranks(scores: dict[str, float]) -> dict[str, float]:
 
 
 def mean_ranks(finals: dict[tuple[str, int], dict[str, float]]) -> dict[str, float]:
-    """Mean rank per optimizer over (problem, seed) cells; each cell ranks the optimizers it has."""
+    """Mean rank per optimizer over (problem, seed) cells, on the scale of all ``N`` optimizers.
+
+    Expensive methods run fewer seeds, so some cells hold only ``n < N`` optimizers; a raw rank there
+    would flatter whoever ran in the small cells. Each cell's rank is rescaled to
+    ``1 + (r - 1) (N - 1) / (n - 1)`` (last place in any cell counts as rank N); with full coverage this
+    is the plain mean rank.
+    """
+    total = len({name for cell in finals.values() for name in cell})
     collected: dict[str, list[float]] = defaultdict(list)
     for cell in finals.values():
+        n = len(cell)
         for name, rank in ranks(cell).items():
-            collected[name].append(rank)
+            collected[name].append(1 + (rank - 1) * (total - 1) / (n - 1) if n > 1 else (1 + total) / 2)
     return {name: statistics.mean(values) for name, values in collected.items()}
 
 
