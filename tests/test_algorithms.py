@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import pytest
+from optuna.trial import TrialState
 from services.llm_server import ScriptedLLM, cooperative
 
 from tao_automl.algorithms import Feedback, RecStatus, available_algorithms, fingerprint, make_algorithm
@@ -174,6 +175,59 @@ def test_bayesian_steers_away_from_invalid_region(space: SearchSpace) -> None:
         else:
             algo.report(Feedback(rec_id, RecStatus.SUCCESS, objective(proposal.params)))
     assert late_128 <= 2
+
+
+def test_bayesian_fault_while_others_run_keeps_every_result(space: SearchSpace) -> None:
+    """The first configuration fault rebuilds the study with a constraint; running trials still report into it."""
+    algo = make("bayesian", space, automl_sampler="gp", automl_max_recommendations=20, automl_n_startup_trials=3)
+    for rec_id in range(1, 5):
+        (proposal,) = algo.propose(1)
+        algo.bind(rec_id, proposal)
+        algo.report(Feedback(rec_id, RecStatus.SUCCESS, objective(proposal.params)))
+    batch = algo.propose(3)
+    for offset, proposal in enumerate(batch):
+        algo.bind(5 + offset, proposal)
+    algo.report(Feedback(5, RecStatus.INVALID_CONFIGURATION, failure_class="invalid_configuration"))
+    for offset, proposal in enumerate(batch[1:], start=1):
+        algo.report(Feedback(5 + offset, RecStatus.SUCCESS, objective(proposal.params)))
+    done = algo.study.get_trials(states=(TrialState.COMPLETE,))
+    assert len(done) == 7
+    assert sorted(t.constraints["config_fault"] for t in done) == [-1.0] * 6 + [1.0]
+    known = {fingerprint(p.params) for p in batch}
+    (after,) = algo.propose(1)
+    assert fingerprint(after.params) not in known
+
+
+def test_bayesian_never_repeats_the_incumbent_once_the_model_converges() -> None:
+    """With the optimum in a corner the GP re-proposes its incumbent; a nearby new configuration is tried instead."""
+    corner = build_search_space(
+        {
+            "type": "object",
+            "automl_default_parameters": ["train.x", "train.y"],
+            "properties": {
+                "train": {
+                    "type": "collection",
+                    "properties": {
+                        "x": {"type": "float", "default": 0.0, "minimum": -1.0, "maximum": 1.0},
+                        "y": {"type": "float", "default": 0.0, "minimum": -1.0, "maximum": 1.0},
+                    },
+                }
+            },
+        }
+    )
+    algo = make("bayesian", corner, automl_sampler="gp", automl_max_recommendations=20, automl_seed=1)
+    seen, notes, values = set(), [], []
+    for rec_id in range(1, 21):
+        (proposal,) = algo.propose(1)
+        algo.bind(rec_id, proposal)
+        key = fingerprint(proposal.params)
+        assert key not in seen
+        seen.add(key)
+        notes.append(proposal.note)
+        values.append((proposal.params["train.x"] - 1) ** 2 + (proposal.params["train.y"] + 1) ** 2)
+        algo.report(Feedback(rec_id, RecStatus.SUCCESS, values[-1]))
+    assert any("stepped from a known configuration" in note for note in notes)
+    assert min(values) < 1e-3
 
 
 def test_unknown_algorithm_is_a_clear_error(space: SearchSpace) -> None:
