@@ -71,16 +71,19 @@ def full_plan() -> list[Task]:
 
 
 def ci_plan() -> list[Task]:
+    """3 seeds of block A (2 problems), block B on mfh6_good, block C on the digits MLP; under 10 minutes."""
     seeds = (1, 2, 3)
-    tasks = [
+    tasks = [Task(o, "digits_mlp", seeds) for o in ("ours_bohb", "ours_dehb", "random", "optuna_tpe_hyperband",
+                                                     "synetune_asha")]  # fmt: skip
+    mf = ("ours_hyperband", "ours_bohb", "ours_dehb", "random", "optuna_tpe_hyperband", "dehb", "hpbandster_hyperband",
+          "synetune_asha")  # fmt: skip
+    tasks += [Task(o, "mfh6_good", seeds) for o in mf]
+    tasks += [Task(o, "mfh6_good", seeds[:1]) for o in ("hpbandster_bohb", "synetune_bohb")]
+    tasks += [
         Task(o, p, seeds)
         for p in ("branin", "hartmann3")
         for o in ("ours_bayesian", "ours_random", "random", "optuna_tpe", "optuna_gp", "hyperopt_tpe")
     ]
-    mf = ("ours_hyperband", "ours_bohb", "ours_dehb", "random", "optuna_tpe_hyperband", "dehb", "hpbandster_hyperband")
-    tasks += [Task(o, "mfh6_good", seeds) for o in mf]
-    tasks += [Task("hpbandster_bohb", "mfh6_good", seeds[:1])]
-    tasks += [Task(o, "digits_mlp", seeds) for o in ("ours_hyperband", "random", "optuna_tpe_hyperband")]
     tasks += [Task(o, "mfh6_good", seeds[:1], workers=4) for o in ("ours_asha", "ours_hyperband", "ours_random")]
     return tasks + _llm_rows(("branin",), seeds[:1], local_model=False)
 
