@@ -31,7 +31,7 @@ from benchmarks.harness.problems import all_problems
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 DOCS = ROOT / "docs"
-PRODUCT_PACKAGES = ("tao-automl", "optuna", "numpy", "scipy", "scikit-learn", "torch")
+PRODUCT_PACKAGES = ("tao-automl", "optuna", "numpy", "scipy", "scikit-learn", "torch", "openai", "llama_cpp_python")
 BENCH_PACKAGES = (
     "optuna",
     "hyperopt",
