@@ -9,10 +9,14 @@ import ConfigSpace as CS
 from benchmarks.harness.space import Space
 
 
-def to_configspace(space: Space, seed: int) -> CS.ConfigurationSpace:
+def to_configspace(space: Space, seed: int, *, ordinal_as_index: bool = False) -> CS.ConfigurationSpace:
+    """``ordinal_as_index``: an ordinal becomes an integer index into its choices (for hpbandster's BOHB,
+    whose KDE refuses ordinal hyperparameters; an ordered integer keeps the same order)."""
     cs = CS.ConfigurationSpace(seed=seed)
     for d in space:
-        if d.kind == "ordinal":
+        if d.kind == "ordinal" and ordinal_as_index:
+            cs.add(CS.UniformIntegerHyperparameter(d.name, 0, len(d.choices) - 1))
+        elif d.kind == "ordinal":
             cs.add(CS.OrdinalHyperparameter(d.name, list(d.choices)))
         elif d.kind == "int":
             cs.add(CS.UniformIntegerHyperparameter(d.name, int(d.low), int(d.high), log=d.log))
@@ -21,6 +25,9 @@ def to_configspace(space: Space, seed: int) -> CS.ConfigurationSpace:
     return cs
 
 
-def to_config(space: Space, configuration: Any) -> dict[str, Any]:
+def to_config(space: Space, configuration: Any, *, ordinal_as_index: bool = False) -> dict[str, Any]:
     values = dict(configuration)
-    return {d.name: values[d.name] for d in space}
+    return {
+        d.name: d.choices[int(values[d.name])] if d.kind == "ordinal" and ordinal_as_index else values[d.name]
+        for d in space
+    }

@@ -11,19 +11,19 @@ from hpbandster.core.worker import Worker
 from hpbandster.optimizers import BOHB, HyperBand
 
 from benchmarks.harness.ledger import BudgetExhausted, Ledger
-from benchmarks.harness.peers.configspace_space import to_configspace
+from benchmarks.harness.peers.configspace_space import to_config, to_configspace
 from benchmarks.harness.problems import Problem
 
 logging.getLogger("hpbandster").setLevel(logging.ERROR)
 
 
 class _LedgerWorker(Worker):
-    def __init__(self, problem: Problem, ledger: Ledger, **kwargs: Any) -> None:
+    def __init__(self, problem: Problem, ledger: Ledger, ordinal_as_index: bool, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.problem, self.ledger = problem, ledger
+        self.problem, self.ledger, self.ordinal_as_index = problem, ledger, ordinal_as_index
 
     def compute(self, config: dict[str, Any], budget: float, **_: Any) -> dict[str, Any]:
-        config = {d.name: config[d.name] for d in self.problem.space}
+        config = to_config(self.problem.space, config, ordinal_as_index=self.ordinal_as_index)
         try:
             return {"loss": self.ledger.evaluate(config, round(budget)), "info": {}}
         except BudgetExhausted:
@@ -41,10 +41,11 @@ def _run(kind: type, problem: Problem, ledger: Ledger, seed: int) -> None:
     run_id = f"bench-{problem.name}-{seed}"
     ns = hpns.NameServer(run_id=run_id, host="127.0.0.1", port=_free_port())
     host, port = ns.start()
-    worker = _LedgerWorker(problem, ledger, nameserver=host, nameserver_port=port, run_id=run_id)
+    as_index = kind is BOHB  # its KDE refuses ordinal hyperparameters
+    worker = _LedgerWorker(problem, ledger, as_index, nameserver=host, nameserver_port=port, run_id=run_id)
     worker.run(background=True)
     optimizer = kind(
-        configspace=to_configspace(problem.space, seed),
+        configspace=to_configspace(problem.space, seed, ordinal_as_index=as_index),
         run_id=run_id,
         nameserver=host,
         nameserver_port=port,
