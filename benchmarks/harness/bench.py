@@ -119,16 +119,22 @@ def main() -> None:
     parser.add_argument("--python", type=Path, default=ROOT / ".venv" / "bin" / "python")
     parser.add_argument("--bench-python", type=Path, default=ROOT / ".venv-bench" / "bin" / "python")
     parser.add_argument("--only", nargs="*", default=None, help="run only these optimizers (keeps other results)")
+    parser.add_argument("--problems", nargs="*", default=None, help="run only on these problems (keeps other results)")
     args = parser.parse_args()
     out_dir = RESULTS / args.plan
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [t for t in PLANS[args.plan]() if args.only is None or t.optimizer in args.only]
-    if args.only is None:
+    tasks = [
+        t
+        for t in PLANS[args.plan]()
+        if (args.only is None or t.optimizer in args.only) and (args.problems is None or t.problem in args.problems)
+    ]
+    partial = args.only is not None or args.problems is not None
+    if not partial:
         for old in out_dir.glob("*.jsonl"):
             old.unlink()
     start = time.perf_counter()
     env = _env()
-    if args.only is None:  # measured alone first: it is a timing
+    if not partial:  # measured alone first: it is a timing
         subprocess.run(
             [
                 str(args.python),
@@ -142,7 +148,10 @@ def main() -> None:
             check=True,
         )
     with _llm_endpoint(tasks, out_dir), ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_task, t, out_dir, args.python, args.bench_python, args.timeout) for t in tasks]
+        futures = [
+            pool.submit(run_task, t, out_dir, args.python, args.bench_python, t.timeout_s or args.timeout)
+            for t in tasks
+        ]
         for future in futures:
             task, status, seconds = future.result()
             print(
@@ -150,7 +159,7 @@ def main() -> None:
                 flush=True,
             )
     wall = time.perf_counter() - start
-    if args.only is None:  # a partial rerun keeps the plan's measured wall time
+    if not partial:  # a partial rerun keeps the plan's measured wall time
         (out_dir / "wall_time.json").write_text(
             json.dumps({"plan": args.plan, "wall_s": wall, "jobs": args.jobs}) + "\n"
         )

@@ -19,6 +19,7 @@ class Task:
     problem: str
     seeds: tuple[int, ...]
     workers: int = 1
+    timeout_s: float | None = None  # None: bench.py's --timeout
 
     @property
     def label(self) -> str:
@@ -33,7 +34,8 @@ def _llm_rows(problems: tuple[str, ...], seeds: tuple[int, ...], *, local_model:
     """LLM rows when an endpoint is configured, or (``local_model``) when bench.py can serve SmolLM2 itself."""
     if not os.environ.get("AUTOML_LLM_ENDPOINT") and not (local_model and model_path() is not None):
         return []
-    return [Task("ours_llm", p, seeds) for p in problems]
+    # CPU inference of a 135M model: 15-35 s a call on 2 busy cores, about 40 calls a seed
+    return [Task("ours_llm", p, seeds, timeout_s=2400) for p in problems]
 
 
 def full_plan() -> list[Task]:
