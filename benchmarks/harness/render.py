@@ -416,14 +416,23 @@ class Report:
             if best is None:
                 continue
             leader = min(r, key=r.__getitem__)
-            rivals = ", ".join(f"{n} {r[n]:.2f}" for n in ("optuna_tpe_hyperband", "hpbandster_bohb") if n in r)
+            named = [n for n in ("optuna_tpe_hyperband", "hpbandster_bohb") if n in r]
+            rivals = ", ".join(f"{n} {r[n]:.2f}" for n in named)
             self.targets.append(
                 (
                     f"our best multi-fidelity algorithm has the best mean rank on block {block}",
-                    f"{best} {r[best]:.2f}; best overall {leader} {r[leader]:.2f}; {rivals}",
+                    f"{best} {r[best]:.2f}; best overall {leader} {r[leader]:.2f}",
                     "met" if best == leader else "NOT met",
                 )
             )
+            if named:
+                self.targets.append(
+                    (
+                        f"... and is ahead of Optuna TPE + Hyperband pruner and hpbandster BOHB on block {block}",
+                        f"{best} {r[best]:.2f}; {rivals}",
+                        "met" if all(r[best] < r[n] for n in named) else "NOT met",
+                    )
+                )
 
     def llm_section(self) -> None:
         """How the LLM-guided rows were served and how healthy their calls were (the product's own llm_health)."""
