@@ -7,6 +7,7 @@ raw JSONL; nothing is typed in by hand, so the page always matches the results n
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import platform
@@ -51,11 +52,18 @@ LEFT_OUT = {
 }
 
 
+def result_files(folder: Path) -> list[Path]:
+    """A plan's raw results: ``*.jsonl`` while it runs, ``*.jsonl.gz`` once bench.py has compressed them."""
+    return sorted([*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz")])
+
+
 def load(plan: str) -> tuple[dict[tuple[str, str, int], list[dict[str, Any]]], list[dict[str, Any]]]:
     evals: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
     runs: list[dict[str, Any]] = []
-    for path in sorted((RESULTS / plan).glob("*.jsonl")):
-        for line in path.read_text().splitlines():
+    for path in result_files(RESULTS / plan):
+        with gzip.open(path, "rt") if path.suffix == ".gz" else path.open() as handle:
+            text = handle.read()
+        for line in text.splitlines():
             row = json.loads(line)
             if row["kind"] == "eval":
                 evals[(row["optimizer"], row["problem"], row["seed"])].append(row)
@@ -502,7 +510,7 @@ def main() -> None:
     parser.add_argument("--plan", default="ci", help="the plan just run; every plan with results is rendered")
     parser.parse_args()
     (DOCS / "benchmarks").mkdir(parents=True, exist_ok=True)
-    plans = [p for p in ("full", "ci") if (RESULTS / p).is_dir() and any((RESULTS / p).glob("*.jsonl"))]
+    plans = [p for p in ("full", "ci") if (RESULTS / p).is_dir() and result_files(RESULTS / p)]
     lines = [
         "# Benchmarks against peers",
         "",
