@@ -28,7 +28,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-LLM_TASKS = {"ours_llm", "ours_hybrid", "ours_autoresearch"}
+LLM_TASKS = {f"ours_{name}" for name in local_llm.LLM_GUIDED}
 LLM_ENV = ("AUTOML_LLM_ENDPOINT", "AUTOML_LLM_MODEL", "BENCH_LOCAL_LLM")
 
 

@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+#: Our algorithms that ask an LLM (``ours_<name>`` in a plan): bench.py serves a model when one is planned.
+LLM_GUIDED = frozenset({"llm", "hybrid", "autoresearch"})
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "smollm2-135m"
 

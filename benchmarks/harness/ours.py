@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from benchmarks.harness.ledger import BudgetExhausted, Ledger
+from benchmarks.harness.local_llm import LLM_GUIDED
 from benchmarks.harness.problems import Problem
 from benchmarks.harness.space import Dim
 from tao_automl.platforms.simulated import SimClock, SimulatedPlatform
@@ -25,8 +26,6 @@ from tao_automl.runner import AutoMLRunner
 
 #: Our algorithms that schedule fidelities themselves; the others train every proposal to z_max.
 MULTI_FIDELITY = {"asha", "hyperband", "bohb", "dehb", "pbt"}
-#: LLM-guided algorithms: endpoint and model come from ``AUTOML_LLM_ENDPOINT``/``AUTOML_LLM_MODEL``.
-LLM_GUIDED = {"llm", "hybrid", "autoresearch"}
 #: Set by bench.py when it serves the small local model: its llama.cpp server grammar-constrains JSON
 #: to the answer's schema; short answers and no retry keep a CPU-bound 135M model to ~40 calls a run
 #: (a retry of a repeated configuration mostly repeats it again: measured 6 of 7 answers unusable).
