@@ -178,7 +178,9 @@ class Hyperband(Algorithm):
         bracket = self.brackets[b]
         entry = bracket.entries[r][k]
         if feedback.intermediate:
-            if not self.promotion and feedback.epoch in self._rung_epochs and feedback.metric is not None:
+            # Stopping mode: lower rungs are observed in flight; the full budget only by the final result (once).
+            at_lower_rung = feedback.epoch in self._rung_epochs and feedback.epoch != self.max_epochs
+            if not self.promotion and at_lower_rung and feedback.metric is not None:
                 self._obs.setdefault(feedback.epoch, []).append((entry.params, feedback.metric))
             return
         entry.done = True
