@@ -6,6 +6,7 @@ These run in the product environment (no peer library is needed) and assert no t
 from __future__ import annotations
 
 import ast
+import json
 import math
 import random
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.harness import peers
+from benchmarks.harness.bench import record_wall_time
 from benchmarks.harness.ledger import BudgetExhausted, Ledger
 from benchmarks.harness.measures import (
     cost_to_reach,
@@ -260,3 +262,14 @@ def test_demo_network_searches_the_space_our_product_derives_for_the_demo() -> N
         else:
             assert (dim.low, dim.high, dim.log) == (param.low, param.high, param.log), dim.name
     assert list(demo) == ["train.optim.optimizer"] and demo["train.optim.optimizer"].default == "adam"
+
+
+def test_wall_time_record_keeps_the_plan_time_across_partial_reruns(tmp_path: Path) -> None:
+    path = tmp_path / "wall_time.json"
+    record_wall_time(path, "full", 3000.0, 2, {"a__branin": 10.0, "b__branin": 20.0})
+    record_wall_time(path, "full", None, 2, {"b__branin": 25.0, "c__mfh6_good": 5.0})
+    record = json.loads(path.read_text())
+    assert record["wall_s"] == 3000.0
+    assert record["task_s"] == {"a__branin": 10.0, "b__branin": 25.0, "c__mfh6_good": 5.0}
+    record_wall_time(path, "full", 100.0, 2, {"d__branin": 1.0})
+    assert json.loads(path.read_text())["task_s"] == {"d__branin": 1.0}

@@ -113,6 +113,18 @@ def run_task(task: Task, out_dir: Path, product: Path, bench: Path, timeout: flo
     return task, status, time.perf_counter() - start
 
 
+def record_wall_time(path: Path, plan: str, wall_s: float | None, jobs: int, seconds_by_task: dict[str, float]) -> None:
+    """The plan's wall time and each process's seconds (what plans.py is sized from).
+
+    A partial rerun (``wall_s`` None) keeps the plan's measured wall time and updates only its tasks.
+    """
+    record = json.loads(path.read_text()) if path.exists() else {}
+    if wall_s is not None:
+        record = {"plan": plan, "wall_s": wall_s, "jobs": jobs, "task_s": {}}
+    record.setdefault("task_s", {}).update(seconds_by_task)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
 def compress_results(out_dir: Path) -> None:
     """Gzip each fresh ``<task>.jsonl`` over its ``.jsonl.gz`` (a full plan writes ~190 MB of JSONL; ~12x less)."""
     for raw in out_dir.glob("*.jsonl"):
@@ -162,17 +174,16 @@ def main() -> None:
             pool.submit(run_task, t, out_dir, args.python, args.bench_python, t.timeout_s or args.timeout)
             for t in tasks
         ]
+        seconds_by_task: dict[str, float] = {}
         for future in futures:
             task, status, seconds = future.result()
+            seconds_by_task[f"{task.label}__{task.problem}"] = round(seconds, 1)
             print(
                 f"[{time.perf_counter() - start:6.0f}s] {task.label:24s} {task.problem:12s} {status} ({seconds:.0f}s)",
                 flush=True,
             )
     wall = time.perf_counter() - start
-    if not partial:  # a partial rerun keeps the plan's measured wall time
-        (out_dir / "wall_time.json").write_text(
-            json.dumps({"plan": args.plan, "wall_s": wall, "jobs": args.jobs}) + "\n"
-        )
+    record_wall_time(out_dir / "wall_time.json", args.plan, wall if not partial else None, args.jobs, seconds_by_task)
     compress_results(out_dir)
     subprocess.run(
         [str(args.bench_python), "-m", "benchmarks.harness.render", "--plan", args.plan], cwd=ROOT, env=env, check=True

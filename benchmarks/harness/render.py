@@ -469,7 +469,7 @@ class Report:
     # ------------------------------------------------------------------ document
     def render(self) -> list[str]:
         wall = RESULTS / self.plan / "wall_time.json"
-        wall_s = json.loads(wall.read_text())["wall_s"] if wall.exists() else None
+        wall_s = json.loads(wall.read_text()).get("wall_s") if wall.exists() else None
         seeds = sorted({r["seed"] for r in self.runs})
         self.out(f"## Plan `{self.plan}`", "")
         self.out(
