@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from optuna.trial import TrialState
+
 from tao_automl.algorithms import Feedback, RecStatus, make_algorithm
 from tao_automl.algorithms.base import fingerprint
 from tao_automl.settings import AutoMLSettings
@@ -34,6 +36,10 @@ def test_model_counts_configurations_stopped_below_the_model_budget(quadratic_sk
             assert n_top >= len(space) + 1 and n_top <= len(measured_at)
             assert n_below == sum(1 for b in furthest.values() if b < budget)
             notes.append((budget, n_below))
+            # the model study kept between proposals holds exactly this data (stale entries rebuilt away)
+            held = bohb._model.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+            assert sum(t.state == TrialState.COMPLETE for t in held) == n_top
+            assert sum(t.state == TrialState.PRUNED for t in held) == n_below
         bohb.bind(rec_id, proposal)
         bohb.report(Feedback(rec_id, RecStatus.SUCCESS, loss(proposal.params, proposal.budget), epoch=proposal.budget))
         key = fingerprint(proposal.params)
