@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 import hpbandster.core.nameserver as hpns
+import numpy as np
 from hpbandster.core.worker import Worker
 from hpbandster.optimizers import BOHB, HyperBand
 
@@ -38,6 +39,8 @@ def _free_port() -> int:
 
 
 def _run(kind: type, problem: Problem, ledger: Ledger, seed: int) -> None:
+    # BOHB's config generator draws from numpy's global RNG (random fraction, KDE samples): seeded runs repeat
+    np.random.seed(seed)
     run_id = f"bench-{problem.name}-{seed}"
     ns = hpns.NameServer(run_id=run_id, host="127.0.0.1", port=_free_port())
     host, port = ns.start()
