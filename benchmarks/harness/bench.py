@@ -62,7 +62,7 @@ def _python(task: Task, product: Path, bench: Path) -> Path:
 
 
 def run_task(task: Task, out_dir: Path, product: Path, bench: Path, timeout: float) -> tuple[Task, str, float]:
-    out = out_dir / f"{task.label}__{task.problem}.jsonl"
+    out = out_dir / f"{task.key}.jsonl"
     argv = [
         str(_python(task, product, bench)),
         "-m",
@@ -177,7 +177,7 @@ def main() -> None:
         seconds_by_task: dict[str, float] = {}
         for future in futures:
             task, status, seconds = future.result()
-            seconds_by_task[f"{task.label}__{task.problem}"] = round(seconds, 1)
+            seconds_by_task[task.key] = round(seconds, 1)
             print(
                 f"[{time.perf_counter() - start:6.0f}s] {task.label:24s} {task.problem:12s} {status} ({seconds:.0f}s)",
                 flush=True,

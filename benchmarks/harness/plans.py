@@ -25,6 +25,11 @@ class Task:
     def label(self) -> str:
         return self.optimizer if self.workers == 1 else f"{self.optimizer}@{self.workers}w"
 
+    @property
+    def key(self) -> str:
+        """Names the task's results file and its entry in ``wall_time.json``."""
+        return f"{self.label}__{self.problem}"
+
 
 #: 4 simulated workers: regret against simulated wall-clock time (asynchronous schedules should win).
 WALLTIME_OURS = ("ours_asha", "ours_hyperband", "ours_bohb", "ours_random", "ours_bayesian")
