@@ -178,7 +178,7 @@ def test_bayesian_steers_away_from_invalid_region(space: SearchSpace) -> None:
 
 
 def test_bayesian_fault_while_others_run_keeps_every_result(space: SearchSpace) -> None:
-    """The first configuration fault rebuilds the study with a constraint; running trials still report into it."""
+    """A configuration fault is told with the worst value and marked infeasible; running trials still report."""
     algo = make("bayesian", space, automl_sampler="gp", automl_max_recommendations=20, automl_n_startup_trials=3)
     for rec_id in range(1, 5):
         (proposal,) = algo.propose(1)
@@ -192,7 +192,9 @@ def test_bayesian_fault_while_others_run_keeps_every_result(space: SearchSpace) 
         algo.report(Feedback(5 + offset, RecStatus.SUCCESS, objective(proposal.params)))
     done = algo.study.get_trials(states=(TrialState.COMPLETE,))
     assert len(done) == 7
-    assert sorted(t.constraints["config_fault"] for t in done) == [-1.0] * 6 + [1.0]
+    faulted = [t for t in done if t.constraints.get("config_fault", 0.0) > 0]
+    assert len(faulted) == 1
+    assert faulted[0].value == max(t.value for t in done if t.number < 4)  # the worst value seen when it faulted
     known = {fingerprint(p.params) for p in batch}
     (after,) = algo.propose(1)
     assert fingerprint(after.params) not in known

@@ -61,7 +61,7 @@ def full_plan() -> list[Task]:
     tasks = _llm_rows(("branin",), (1,), local_model=True)
     c_peers = ("random", "optuna_tpe_hyperband", "dehb")
     tasks += [Task(o, p, three) for p in block_c for o in (*ours_mf, *c_peers)]
-    tasks += [Task("synetune_asha", "digits_mlp", three)]
+    tasks += [Task("synetune_asha", p, three) for p in block_c]
     tasks += [Task(o, "digits_cnn", three) for o in ("ours_hyperband", "ours_bohb", "random", "optuna_tpe_hyperband")]
     tasks += [Task("hpbandster_bohb", p, three) for p in ("digits_mlp", "mfh6_good", "mfh6_bad")]
     tasks += [Task("synetune_bohb", p, three) for p in (*block_b, "digits_mlp")]
