@@ -72,6 +72,7 @@ from tao_automl.estimate import (
     timing_from_record,
 )
 from tao_automl.images import find_model_skill, resolve_image
+from tao_automl.plan_file import PlanFile
 from tao_automl.preflight import Check, CheckStatus, count_records, run_preflight
 from tao_automl.redaction import find_secrets, is_secret_name
 from tao_automl.report import load_result, write_report_files
@@ -820,9 +821,8 @@ def launch_automl(sc: ServerContext, inp: LaunchInput) -> LaunchOutput:
         run_id = new_id("run")
         workspace = Path(plan.results_root) / run_id
         spec = {k: v for k, v in (plan.launch_spec or {}).items() if k != "baseline_key"}
-        spec.update(baseline_record=record, workspace=str(workspace))
         workspace.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(workspace / "plan.json", spec)
+        PlanFile(**spec, baseline_record=record, workspace=str(workspace)).write(workspace / "plan.json")
         shutil.copyfile(review.path_md, workspace / "launch_review_mcp.md")
         spawned = spawn_detached(run_argv(workspace / "plan.json"), log_path=workspace / "runner.log", cwd=workspace)
         baseline_timing = _measured_timing(plan.baseline) or _measured_timing(plan.probe)

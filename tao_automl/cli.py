@@ -18,6 +18,7 @@ import yaml
 from rich.console import Console
 
 from tao_automl.errors import AutoMLError, ConfigurationError
+from tao_automl.plan_file import PlanFile
 from tao_automl.progress import progress_for
 from tao_automl.report import load_result, print_summary, write_report
 from tao_automl.results import query_status
@@ -188,45 +189,29 @@ def _run(args: argparse.Namespace, skill: Path) -> dict[str, Any]:
         )
 
 
-#: Keys of a ``--plan-file`` (what the MCP server's ``launch_automl`` writes).
-PLAN_KEYS = frozenset(
-    {
-        "skill", "platform", "platform_options", "algorithm", "settings", "spec_overrides", "custom_param_ranges",
-        "automl_hyperparameters", "baseline_record", "workspace", "poll_interval", "train_dataset_uri",
-        "eval_dataset_uri", "base_checkpoint",
-    }
-)  # fmt: skip
-
-
 def _run_plan(args: argparse.Namespace) -> dict[str, Any]:
-    """A run described by one JSON file, so a launcher passes every input without a shell command line."""
-    plan = _load_mapping(args.plan_file, "--plan-file")
-    unknown = sorted(set(plan) - PLAN_KEYS)
-    if unknown:
-        raise ConfigurationError(f"unknown key(s) {', '.join(unknown)}", field="--plan-file",
-                                 hint=f"known: {', '.join(sorted(PLAN_KEYS))}")  # fmt: skip
-    if not plan.get("skill"):
-        raise ConfigurationError("the plan names no skill", field="--plan-file.skill")
+    """A run described by one file (:class:`PlanFile`): a launcher passes every input without a command line."""
+    plan = PlanFile.parse(_load_mapping(args.plan_file, "--plan-file"))
     runner = AutoMLRunner(
-        platform_sdk=plan.get("platform") or "local",
-        skill_dir=plan["skill"],
-        workspace_dir=plan.get("workspace") or args.workspace,
-        poll_interval=plan.get("poll_interval", args.poll_interval),
-        platform_options=plan.get("platform_options") or {},
+        platform_sdk=plan.platform,
+        skill_dir=plan.skill,
+        workspace_dir=plan.workspace or args.workspace,
+        poll_interval=plan.poll_interval if plan.poll_interval is not None else args.poll_interval,
+        platform_options=plan.platform_options,
     )
     display = progress_for(quiet=args.quiet, json_lines=args.json)
     if display is not None:
         runner.listeners.append(display)
     return runner.run(
-        automl_algorithm=plan.get("algorithm"),
-        automl_settings=plan.get("settings") or {},
-        spec_overrides=plan.get("spec_overrides") or {},
-        automl_hyperparameters=plan.get("automl_hyperparameters"),
-        custom_param_ranges=plan.get("custom_param_ranges"),
-        train_dataset_uri=plan.get("train_dataset_uri"),
-        eval_dataset_uri=plan.get("eval_dataset_uri"),
-        base_checkpoint=plan.get("base_checkpoint"),
-        baseline_record=plan.get("baseline_record"),
+        automl_algorithm=plan.algorithm,
+        automl_settings=plan.settings,
+        spec_overrides=plan.spec_overrides,
+        automl_hyperparameters=plan.automl_hyperparameters,
+        custom_param_ranges=plan.custom_param_ranges,
+        train_dataset_uri=plan.train_dataset_uri,
+        eval_dataset_uri=plan.eval_dataset_uri,
+        base_checkpoint=plan.base_checkpoint,
+        baseline_record=plan.baseline_record,
     )
 
 

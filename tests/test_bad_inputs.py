@@ -6,6 +6,7 @@ that the workspace directory was never created: validation happens before the fi
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import yaml
 from conftest import make_runner
 
 from tao_automl.errors import AutoMLError, ConfigurationError, PlatformError, SkillError
+from tao_automl.plan_file import PlanFile
 from tao_automl.runner import AutoMLRunner
 
 
@@ -144,6 +146,41 @@ def test_cli_unknown_setting_exits_2_with_one_error_line(quadratic_skill: Path, 
     assert "did you mean 'automl_max_recommendations'?" in lines[0]
     assert proc.stdout == ""
     assert not workspace.exists()
+
+
+@pytest.mark.parametrize(
+    ("plan", "field", "hint"),
+    [
+        ({"skill": "SKILL", "algoritm": "asha"}, "--plan-file.algoritm: Extra inputs are not permitted", "known keys:"),
+        ({"platform": "local"}, "--plan-file.skill: Field required", None),
+        ({"skill": "SKILL", "poll_interval": -1}, "--plan-file.poll_interval: Input should be greater than 0", None),
+    ],
+)
+def test_cli_bad_plan_file_exits_2_naming_the_key(
+    quadratic_skill: Path, tmp_path: Path, plan: dict[str, Any], field: str, hint: str | None
+) -> None:
+    workspace = tmp_path / "plan_ws"
+    plan_file = tmp_path / "plan.json"
+    plan = {k: (str(quadratic_skill) if v == "SKILL" else v) for k, v in plan.items()}
+    plan_file.write_text(json.dumps({**plan, "workspace": str(workspace)}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tao_automl.cli", "run", "--plan-file", str(plan_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {field}"), line
+    assert hint is None or hint in line
+    assert not workspace.exists()
+
+
+def test_plan_file_round_trip_and_nulls_mean_defaults(tmp_path: Path) -> None:
+    plan = PlanFile.parse({"skill": "skills/models/x", "platform": None, "settings": None, "poll_interval": 2})
+    assert plan.platform == "local" and plan.settings == {} and plan.poll_interval == 2.0
+    plan.write(tmp_path / "plan.json")
+    assert PlanFile.parse(json.loads((tmp_path / "plan.json").read_text())) == plan
 
 
 def test_pbt_on_a_model_without_resume_is_refused_before_writing(quadratic_skill: Path, tmp_path: Path) -> None:
