@@ -47,12 +47,12 @@ def full_plan() -> list[Task]:
     """10 seeds where a run costs about a second; fewer where one costs tens of seconds (the report lists seeds).
 
     Sized from measured per-seed times to fit 60 minutes on 2 cores (measured in a clean clone: a
-    3,406 s plan, 3,586 s for ``make bench`` with building ``.venv-bench``; per-process seconds are in
-    ``wall_time.json``): our runner-driven multi-fidelity runs (hundreds of simulated jobs, 20-30 s a
-    seed), the GP methods on the 100-evaluation problems, SMAC, hpbandster's and Syne Tune's BOHB (a KDE
-    refit per result), real training (block C) and the LLM row (CPU inference: 1,070 s for one seed
-    beside the other processes) get 1-5 seeds. Longest tasks first, so the two process slots finish
-    together. There is no room left: a new row must replace seeds elsewhere.
+    2,908 s plan, 3,200 s for ``make bench`` with building both environments; per-process seconds are
+    in ``wall_time.json``): our runner-driven multi-fidelity runs (hundreds of simulated jobs, 20-30 s
+    a seed), Optuna's GP on the 100-evaluation problems, SMAC, hpbandster's and Syne Tune's BOHB (a KDE
+    refit per result), real training (block C) and the LLM row (CPU inference: about 1,000 s for one
+    seed beside the other processes) get 1-5 seeds. Longest tasks first, so the two process slots
+    finish together. About 6 minutes are left for new rows.
     """
     ten, five, three = tuple(range(1, 11)), tuple(range(1, 6)), (1, 2, 3)
     block_b = ("mfh6_good", "mfh6_bad", "mfh3_good")

@@ -2,7 +2,7 @@
 
 GP by default for the budgets TAO users run (tens of trials: GP found lower regret than TPE on
 Hartmann-6 at 50 trials), TPE for large budgets or on request. The GP is our NumPy port of Optuna's
-model (:mod:`tao_automl.surrogates`): same kernel, priors and LogEI, about a third of the time per
+model (:mod:`tao_automl.surrogates`): same kernel, priors and LogEI, about a quarter of the time per
 suggestion. Both are pending-aware (the GP by kriging believer, TPE by the constant liar), so
 parallel proposals differ. Startup proposals are drawn from our own prior (log scales, option
 weights), not Optuna's uniform one. Failures that are the configuration's fault (invalid, out of
