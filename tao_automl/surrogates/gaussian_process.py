@@ -46,10 +46,13 @@ class KernelParams:
         return cls(np.exp(raw[:dim]), float(math.exp(raw[dim])), float(math.exp(raw[dim + 1]) + MINIMUM_NOISE))
 
 
+def _distances(diff: np.ndarray, is_categorical: np.ndarray) -> np.ndarray:
+    return np.where(is_categorical, (diff != 0.0).astype(float), diff * diff)
+
+
 def squared_differences(a: np.ndarray, b: np.ndarray, is_categorical: np.ndarray) -> np.ndarray:
     """Per-dimension distances, shape (len(a), len(b), dim): squared for numbers, 0/1 for categories."""
-    diff = a[:, None, :] - b[None, :, :]
-    return np.where(is_categorical, (diff != 0.0).astype(float), diff * diff)
+    return _distances(a[:, None, :] - b[None, :, :], is_categorical)
 
 
 def _matern(d2: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,8 +93,8 @@ class GaussianProcess:
 
     def _kernel_to_data(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         diff = q[:, None, :] - self.x[None, :, :]
-        dist = np.where(self.is_categorical, (diff != 0.0).astype(float), diff * diff)
-        k, dk_dd2 = _matern(dist @ self.params.inverse_squared_lengthscales, self.params.kernel_scale)
+        d2 = _distances(diff, self.is_categorical) @ self.params.inverse_squared_lengthscales
+        k, dk_dd2 = _matern(d2, self.params.kernel_scale)
         return k, dk_dd2, diff
 
     def posterior(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
