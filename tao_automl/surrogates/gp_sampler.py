@@ -6,8 +6,8 @@ suggestion (27 vs 100 ms median on block A of benchmarks/, ours through the runn
 acquisition is maximised from a smaller quasi-random candidate set (512 points) with all local
 searches run as one L-BFGS-B problem (BoTorch's batched restarts), then a pass over the choices of
 each discrete dimension. Running trials are handled by the kriging believer (conditioning on the
-posterior mean at their points) instead of Monte-Carlo
-qLogEI: parallel proposals still spread out, at no extra fit.
+posterior mean at their points) instead of Monte-Carlo qLogEI: parallel proposals still spread
+out, at no extra fit.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from tao_automl.surrogates.gaussian_process import GaussianProcess, KernelParams
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
-#: BLAS threads only cost on these small matrices (OpenBLAS threads spin-wait; ~3x slower on 2 busy cores).
+#: BLAS threads only cost on these small matrices (OpenBLAS threads spin-wait: on 2 busy cores a
+#: suggestion took several times longer with them).
 _BLAS = ThreadpoolController()
 #: Discrete dimensions with more choices than this are searched over their nearest neighbours only.
 _MAX_CHOICES_SCANNED = 32
