@@ -144,3 +144,19 @@ def test_sampler_follows_the_study_direction(direction: str) -> None:
         trial = study.ask({"x": FloatDistribution(-2.0, 2.0)})
         study.tell(trial, sign * (trial.params["x"] - 1.0) ** 2)
     assert abs(study.best_trial.params["x"] - 1.0) < 0.05
+
+
+def test_wide_integer_ranges_are_searched_without_listing_their_grid() -> None:
+    """A million-value integer (log and linear) snaps arithmetically; proposals stay on the grid and in range."""
+    space = {
+        "iters": IntDistribution(1, 1_000_000, log=True),
+        "seed_like": IntDistribution(0, 999_990, step=10),
+        "x": FloatDistribution(0.0, 1.0),
+    }
+    study = optuna.create_study(sampler=FastGPSampler(seed=0, n_startup_trials=4))
+    for _ in range(10):
+        trial = study.ask(space)
+        study.tell(trial, abs(math.log10(trial.params["iters"]) - 3) + trial.params["x"])
+    for trial in study.trials:
+        assert 1 <= trial.params["iters"] <= 1_000_000
+        assert trial.params["seed_like"] % 10 == 0 and 0 <= trial.params["seed_like"] <= 999_990

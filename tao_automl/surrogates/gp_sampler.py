@@ -71,7 +71,7 @@ class _UnitSpace:
 
     def __init__(self, distributions: dict[str, BaseDistribution]) -> None:
         self.distributions = distributions
-        dims = list(distributions.values())
+        self._dims = dims = list(distributions.values())
         self.is_categorical = np.array([isinstance(d, CategoricalDistribution) for d in dims])
         self.is_discrete = np.array([isinstance(d, CategoricalDistribution) or self._step(d) > 0 for d in dims])
         self._choices = [self._choice_grid(d) for d in dims]
@@ -109,14 +109,32 @@ class _UnitSpace:
         v = min(max(v, d.low), d.high)
         return round(v) if isinstance(d, IntDistribution) else float(v)
 
-    def _choice_grid(self, d: BaseDistribution) -> np.ndarray:
+    def _units(self, d: FloatDistribution | IntDistribution, values: np.ndarray) -> np.ndarray:
+        low, high = self._bounds(d)
+        v = np.log(values) if d.log else values
+        return np.full(v.shape, 0.5) if high == low else (v - low) / (high - low)
+
+    def _choice_grid(self, d: BaseDistribution) -> np.ndarray | None:
+        """Every choice as a unit value; None for long numeric grids (handled arithmetically, never listed)."""
         if isinstance(d, CategoricalDistribution):
             return np.arange(len(d.choices), dtype=float)
         if self._step(d) == 0:
             return np.empty(0)
         assert isinstance(d, (FloatDistribution, IntDistribution))
-        values = np.arange(d.low, d.high + 0.5 * self._step(d), self._step(d))
-        return np.array([self._to_unit(d, v) for v in values])
+        if (d.high - d.low) / self._step(d) + 1 > _MAX_CHOICES_SCANNED:
+            return None
+        return self._units(d, np.arange(d.low, d.high + 0.5 * self._step(d), self._step(d)))
+
+    def _grid_around(
+        self, d: FloatDistribution | IntDistribution, units: np.ndarray, offsets: np.ndarray
+    ) -> np.ndarray:
+        """Unit values of the grid points ``offsets`` steps from the one at or below each of ``units``."""
+        low, high = self._bounds(d)
+        values = low + units * (high - low)
+        values = np.exp(values) if d.log else values
+        step = self._step(d)
+        below = np.floor((values - d.low) / step)
+        return self._units(d, np.clip(d.low + (below[:, None] + offsets) * step, d.low, d.high))
 
     def encode(self, params: dict[str, Any]) -> np.ndarray:
         return np.array([self._to_unit(d, params[name]) for name, d in self.distributions.items()])
@@ -127,11 +145,17 @@ class _UnitSpace:
         }
 
     def snap(self, rows: np.ndarray) -> np.ndarray:
-        """Move discrete coordinates to their nearest allowed value."""
+        """Move discrete coordinates to their nearest allowed value (nearest in unit space)."""
         rows = rows.copy()
         for i in np.flatnonzero(self.is_discrete):
             grid = self._choices[i]
-            rows[:, i] = grid[np.abs(rows[:, i, None] - grid[None, :]).argmin(axis=1)]
+            if grid is None:
+                d = self._dims[i]
+                grid_rows = self._grid_around(d, rows[:, i], np.array([0.0, 1.0]))
+                nearest = np.abs(grid_rows - rows[:, i, None]).argmin(axis=1)
+                rows[:, i] = grid_rows[np.arange(len(rows)), nearest]
+            else:
+                rows[:, i] = grid[np.abs(rows[:, i, None] - grid[None, :]).argmin(axis=1)]
         return rows
 
     def sample(self, n: int, rng: np.random.RandomState) -> np.ndarray:
@@ -143,7 +167,9 @@ class _UnitSpace:
     def neighbours(self, row: np.ndarray, i: int) -> np.ndarray:
         """Rows that change only discrete dimension ``i`` (all choices, or the nearest ones on long grids)."""
         grid = self._choices[i]
-        if len(grid) > _MAX_CHOICES_SCANNED:
+        if grid is None:
+            grid = np.unique(self._grid_around(self._dims[i], row[i : i + 1], np.arange(-2.0, 4.0))[0])
+        elif len(grid) > _MAX_CHOICES_SCANNED:
             at = int(np.abs(grid - row[i]).argmin())
             grid = grid[max(at - 2, 0) : at + 3]
         rows = np.repeat(row[None, :], len(grid), axis=0)
