@@ -21,14 +21,52 @@ def _fill(text: str, values: dict[str, str]) -> str:
 
 
 def check_runnable(skill: ModelSkill, action: str) -> None:
-    """Refuse an action that declares neither a ``command`` nor an ``execution`` block."""
+    """Refuse an action no job could run: no ``command`` nor ``execution``, or a script that is not there.
+
+    A missing script is refused here, before any job, because no retry or hyperparameter fixes it.
+    """
     info = skill.action(action)
     if not info.command and not info.execution:
         raise SkillError(
             f"action '{action}' has neither 'command' nor 'execution'",
-            field=str(skill.root / "references" / "skill_info.yaml"),
-            hint=f"add actions.{action}.command or actions.{action}.execution",
+            field=f"actions.{action}",
+            hint=f"add actions.{action}.command or actions.{action}.execution to references/skill_info.yaml",
         )
+    if info.execution is not None:
+        if info.execution.type != "python_script":
+            raise SkillError(
+                f"execution type {info.execution.type!r} is not supported",
+                field=f"actions.{action}.execution.type",
+                hint="use type: python_script, or a command",
+            )
+        cwd, script = script_location(skill, action)
+        if not cwd.is_dir():
+            raise SkillError(
+                f"working directory {cwd} does not exist",
+                field=f"actions.{action}.execution.cwd",
+                hint="a relative cwd belongs to the skill directory ('.' is the skill itself)",
+            )
+        if not script.is_file():
+            raise SkillError(
+                f"script {script} does not exist",
+                field=f"actions.{action}.execution.script",
+                hint="a relative script path belongs to the action's cwd",
+            )
+
+
+def script_location(skill: ModelSkill, action: str) -> tuple[Path, Path]:
+    """Absolute cwd and script of a ``python_script`` action.
+
+    A relative ``cwd`` belongs to the skill directory and a relative ``script`` to that cwd, as the
+    published runner resolves them; ``{skill_dir}`` is still accepted for skills written for us.
+    """
+    execution = skill.action(action).execution
+    assert execution is not None
+    values = {"skill_dir": str(skill.root)}
+    cwd = Path(_fill(execution.cwd or ".", values)).expanduser()
+    cwd = (cwd if cwd.is_absolute() else skill.root / cwd).resolve()
+    script = Path(_fill(execution.script, values)).expanduser()
+    return cwd, (script if script.is_absolute() else cwd / script).resolve()
 
 
 def prepare_job(
@@ -64,11 +102,9 @@ def prepare_job(
     command: list[str] | None = None
     script: PythonScript | None = None
     if info.execution is not None:
-        cwd = _fill(info.execution.cwd, values) if info.execution.cwd else str(skill.root)
-        script_path = Path(_fill(info.execution.script, values))
-        if not script_path.is_absolute():
-            script_path = Path(cwd) / script_path
-        script = PythonScript(script=str(script_path), args=[_fill(a, values) for a in info.execution.args], cwd=cwd)
+        cwd, script_path = script_location(skill, action)
+        args = [_fill(a, values) for a in info.execution.args]
+        script = PythonScript(script=str(script_path), args=args, cwd=str(cwd))
     else:
         command = [_fill(tok, values) for tok in shlex.split(info.command or "")]
     return JobRequest(

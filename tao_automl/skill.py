@@ -13,20 +13,25 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tao_automl.errors import SkillError
 
 
 class Execution(BaseModel):
-    """``execution:`` block of an action: run a script with a Python interpreter the platform picks."""
+    """``execution:`` block of an action: run a script with a Python interpreter the platform picks.
 
-    model_config = ConfigDict(extra="allow")
+    ``script_args`` is the published runner's older name of ``args``; ``config_format`` (json, yaml
+    or toml) is how the spec file is written for SDKs that write it themselves.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     type: str = "python_script"
     script: str
-    args: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=lambda: ["--config", "{config_path}"], alias="script_args")
     cwd: str | None = None
+    config_format: str | None = None
 
 
 class ActionInfo(BaseModel):
@@ -37,8 +42,22 @@ class ActionInfo(BaseModel):
     command: str | None = None
     execution: Execution | None = None
     container_image: str | None = None
+    config_format: str | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)
-    outputs: dict[str, Any] = Field(default_factory=dict)
+    #: A mapping ``{spec key: {type: folder|file|model}}`` or a bare list of spec keys (both published).
+    outputs: dict[str, Any] | list[str] = Field(default_factory=dict)
+    upload_excludes: list[str] = Field(default_factory=list)
+
+    @field_validator("inputs", "outputs", "upload_excludes", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            return [] if info.field_name == "upload_excludes" else {}
+        return value
+
+    @property
+    def output_keys(self) -> list[str]:
+        return list(self.outputs)
 
 
 class AutoMLHints(BaseModel):
@@ -62,13 +81,50 @@ class SkillInfo(BaseModel):
     network_arch: str | None = None
     automl_enabled: bool | None = None
     container_image: str | None = None
+    #: A ``container_image`` given as a mapping (e.g. ``{policy, runtime_input}``): the image is chosen
+    #: at launch, so there is no fixed image; the mapping is kept here as written.
+    container_image_policy: dict[str, Any] | None = None
     gpu_spec_key: str | None = None
     actions: dict[str, ActionInfo] = Field(default_factory=dict)
     data_sources: dict[str, Any] = Field(default_factory=dict)
-    spec_params: dict[str, dict[str, str]] = Field(default_factory=dict)
+    #: ``{action: {spec key: role}}``; a role is a launcher token (``output_dir``), a literal value
+    #: (``MonoDataset``) or a mapping (``{link, destination_path}``): only string roles mean anything here.
+    spec_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     spec_templates: dict[str, str] = Field(default_factory=dict)
     spec_shorthand_keys: dict[str, str] = Field(default_factory=dict)
     automl: AutoMLHints = Field(default_factory=AutoMLHints)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _published_shapes(cls, data: Any) -> Any:
+        """Accept every shape published skills use: null sections, image policies, string booleans."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key in ("actions", "data_sources", "spec_params", "spec_templates", "spec_shorthand_keys", "automl"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        if isinstance(data.get("spec_params"), dict):
+            data["spec_params"] = {a: roles or {} for a, roles in data["spec_params"].items()}
+        if isinstance(data.get("container_image"), dict):
+            data["container_image_policy"] = data.pop("container_image")
+        if isinstance(data.get("actions"), dict):
+            data["actions"] = {a: spec or {} for a, spec in data["actions"].items()}
+        if "automl_enabled" in data:
+            data["automl_enabled"] = parse_flag(data["automl_enabled"])
+        return data
+
+
+def parse_flag(value: Any) -> bool | None:
+    """A YAML/JSON flag as published: a bool, or the strings true/false (any case); None when absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1"):
+        return True
+    if text in ("false", "no", "0"):
+        return False
+    return None
 
 
 def _reject_nan(token: str) -> float:
@@ -109,9 +165,30 @@ class ModelSkill:
             )
         try:
             raw = yaml.safe_load(info_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SkillError(f"cannot parse: not valid YAML: {first}", field=str(info_path)) from None
+        if not isinstance(raw, dict):
+            raise SkillError(f"cannot parse: must be a mapping, got {type(raw).__name__}", field=str(info_path))
+        if require_automl and parse_flag(raw.get("automl_enabled")) is False:
+            # Refused for what it says, before any other field could fail to parse.
+            raise SkillError(
+                f"model '{raw.get('name') or root.name}' declares automl_enabled: false",
+                field=str(info_path),
+                hint="pick a model skill that supports AutoML, or train it without AutoML",
+            )
+        raw.setdefault("name", root.name)  # the published skill bank names some skills only by directory
+        try:
             info = SkillInfo.model_validate(raw)
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise SkillError(f"cannot parse: {exc}", field=str(info_path)) from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "skill_info"
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise SkillError(
+                f"cannot parse: {where}: {err['msg']}{more}",
+                field=str(info_path),
+                hint="see the published skill_info.yaml format",
+            ) from None
         skill = cls(root, info)
         if require_automl:
             skill.check_automl_support()

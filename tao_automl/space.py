@@ -18,6 +18,7 @@ comparison means "at most the parent" (e.g. RT-DETR's ``num_select <= num_querie
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import random
@@ -35,6 +36,7 @@ from optuna.distributions import (
 )
 
 from tao_automl.errors import ConfigurationError, SkillError
+from tao_automl.skill import parse_flag
 
 
 class ParamType(StrEnum):
@@ -51,6 +53,7 @@ _BOOL_TYPES = {"bool", "boolean"}
 _CUSTOM_KEYS = ("valid_min", "valid_max", "valid_options", "option_weights")
 #: ``math_cond`` operator before ``depends_on`` -> relation of the child to its parent.
 _RELATIONS: dict[str, Literal["gt", "ge", "lt", "le"]] = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
+_ELEMENT_RE = re.compile(r"(.+)\[(\d+)\]")
 _COND_RE = re.compile(r"(>=|<=|>|<|/|\^)\s*(depends_on|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 #: Leaves that change speed or bookkeeping, not the model: excluded unless asked for by name.
@@ -88,7 +91,7 @@ def _is_near_one(last: str, default: Any, high: float) -> bool:
     return (
         isinstance(default, int | float)
         and 0.9 <= default < 1.0
-        and high <= 1.0
+        and (high <= 1.0 or not math.isfinite(high))  # an open maximum: such a factor still means "below 1"
         and bool(re.search(r"momentum|decay|beta", last))
     )
 
@@ -243,7 +246,29 @@ class SearchSpace:
                     if below
                     else _largest_allowed(parent_p, value, strict=strict)
                 )
-        return out
+        return self._repair_lists(out)
+
+    def _repair_lists(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Elements of one list leaf keep the shape of its default: ascending stays ascending, equal stays equal."""
+        groups: dict[str, list[Param]] = {}
+        for p in self.params:
+            m = _ELEMENT_RE.fullmatch(p.name)
+            if m and p.name in config:
+                groups.setdefault(m.group(1), []).append(p)
+        for members in groups.values():
+            defaults = [m.default for m in members]
+            if len(members) < 2 or not all(_finite(d) for d in defaults):
+                continue
+            values = [config[m.name] for m in members]
+            if all(d == defaults[0] for d in defaults):
+                values = [values[0]] * len(values)
+            elif all(a < b for a, b in itertools.pairwise(defaults)):
+                values = sorted(values)
+            else:
+                continue
+            for m, v in zip(members, values, strict=True):
+                config[m.name] = type(config[m.name])(min(max(v, m.low), m.high))
+        return config
 
     def describe(self) -> list[dict[str, Any]]:
         return [p.describe() for p in self.params]
@@ -297,6 +322,14 @@ def iter_leaves(schema: dict[str, Any], prefix: str = "") -> Iterator[tuple[str,
 
 
 def find_leaf(schema: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The leaf at a dotted name; for an element ``x[i]`` of a numeric list leaf, that element's own view."""
+    element = _ELEMENT_RE.fullmatch(name)
+    if element:
+        parent = find_leaf(schema, element.group(1))
+        index = int(element.group(2))
+        if parent is None or not _numbers(parent.get("default")) or index >= len(parent["default"]):
+            return None
+        return _element_leaf(resolve_leaf(parent), index)
     node: dict[str, Any] | None = schema
     for part in name.split("."):
         props = (node or {}).get("properties")
@@ -326,6 +359,12 @@ def _cond_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
     lo = float(lo) if _finite(lo) else -math.inf
     hi = float(hi) if _finite(hi) else math.inf
     exclusive_low = exclusive_high = False
+    # JSON Schema's own exclusive bounds (draft 6+: numbers), beside TAO's math_cond comparisons.
+    x_lo, x_hi = leaf.get("exclusiveMinimum"), leaf.get("exclusiveMaximum")
+    if _finite(x_lo) and x_lo >= lo:
+        lo, exclusive_low = float(x_lo), True
+    if _finite(x_hi) and x_hi <= hi:
+        hi, exclusive_high = float(x_hi), True
     for op, arg in parse_math_cond(leaf.get("math_cond")):
         if arg == "depends_on" or op in ("/", "^"):
             continue
@@ -367,7 +406,7 @@ def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float,
     default = leaf.get("default")
     bounds = _cond_bounds(leaf)
     lo, hi, _, _ = bounds
-    last = name.rsplit(".", 1)[-1]
+    last = re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1])  # an element of a list leaf: its list's name
     d = float(default) if _finite(default) else None
 
     if not is_int and _is_rate(last):
@@ -398,8 +437,31 @@ def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float,
     return low, high, False, "schema"
 
 
+def resolve_leaf(leaf: dict[str, Any]) -> dict[str, Any]:
+    """A leaf typed by ``anyOf`` (``[{type: number}, {type: "null"}]``) as its first non-null branch.
+
+    The leaf's own keys (default, bounds, automl flags) win over the branch's.
+    """
+    if leaf.get("type") or not isinstance(leaf.get("anyOf"), list):
+        return leaf
+    branches = [b for b in leaf["anyOf"] if isinstance(b, dict) and str(b.get("type", "null")) != "null"]
+    if not branches:
+        return leaf
+    return {**branches[0], **{k: v for k, v in leaf.items() if k != "anyOf"}}
+
+
+def params_from_leaf(name: str, leaf: dict[str, Any]) -> list[Param] | str:
+    """The parameters a schema leaf contributes (a list leaf may give several), or why it gives none."""
+    leaf = resolve_leaf(leaf)
+    if str(leaf.get("type", "")).lower() in LIST_TYPES:
+        return list_params(name, leaf)
+    built = param_from_leaf(name, leaf)
+    return built if isinstance(built, str) else [built]
+
+
 def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
-    """Build a Param from a schema leaf, or return the reason it cannot be searched."""
+    """Build a Param from a scalar schema leaf, or return the reason it cannot be searched."""
+    leaf = resolve_leaf(leaf)
     kind = str(leaf.get("type", "")).lower()
     default = leaf.get("default")
     enum = leaf.get("enum") or leaf.get("valid_options")
@@ -414,7 +476,7 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
 
     if kind in _BOOL_TYPES:
         return Param(name, ParamType.BOOL, default, choices=(True, False))
-    if kind == "categorical" or (kind in ("string", "str") and enum):
+    if kind == "categorical" or (kind in ("string", "str", "") and enum):
         if not enum or len(enum) < 2:
             return "categorical with fewer than two options"
         return Param(
@@ -487,9 +549,99 @@ def param_from_leaf(name: str, leaf: dict[str, Any]) -> Param | str:
             relation=relation,
             source=source,
         )
-    if kind == "list":
-        return "list-valued: give valid_options in custom_param_ranges to search it"
+    if kind in LIST_TYPES:
+        return "list-valued: searched element by element (params_from_leaf), not as one scalar"
     return f"type '{kind or 'missing'}' is not searchable"
+
+
+#: TAO's list-valued leaf types (the published runner's names) and plain JSON Schema's ``array``.
+LIST_TYPES = frozenset(
+    {"list", "array", "list_1_backbone", "list_1_normal", "list_2", "list_3", "subset_list", "optional_list"}
+)
+#: Above this many options a subset list is searched over its neighbourhood, not over every subset.
+_MAX_SUBSET_OPTIONS = 4
+_MAX_RANGE_CHOICES = 64
+
+
+def _numbers(values: Any) -> bool:
+    return isinstance(values, list) and bool(values) and all(_finite(v) for v in values)
+
+
+def _dedupe(choices: Iterable[Any]) -> tuple[Any, ...]:
+    seen: dict[str, Any] = {}
+    for c in choices:
+        seen.setdefault(json.dumps(c, sort_keys=True), c)
+    return tuple(seen.values())
+
+
+def _subset_choices(options: list[Any], default: Any, allow_empty: bool) -> tuple[Any, ...]:
+    """Subsets of ``options`` (order kept): all of them for a few options, else the default's neighbours."""
+    if len(options) <= _MAX_SUBSET_OPTIONS:
+        subsets = [
+            [o for i, o in enumerate(options) if mask >> i & 1]
+            for mask in range(0 if allow_empty else 1, 2 ** len(options))
+        ]
+        return _dedupe(subsets)
+    base = [o for o in options if isinstance(default, list) and o in default] or list(options[:1])
+    near = [[o for o in options if o in base or o == extra] for extra in options if extra not in base]
+    near += [[o for o in base if o != drop] for drop in base if len(base) > 1]
+    return _dedupe([base, *near, list(options), *([[]] if allow_empty else [])])
+
+
+def list_params(name: str, leaf: dict[str, Any]) -> list[Param] | str:
+    """Search a list-valued leaf the way its TAO type means it.
+
+    * ``optional_list``: absent (None) or all of its options;
+    * ``subset_list`` (and a ``list`` with an ``enum``): a subset of the options, as one categorical;
+    * ``list_1_backbone``/``list_1_normal``: a run of consecutive integers ``[a..b]`` inside the bounds;
+    * numeric lists (``list``, ``list_2``, ``list_3``): each element its own parameter ``name[i]``,
+      bounded by per-element (list-valued) or shared ``minimum``/``maximum``, else derived around its
+      default. Ascending defaults (milestones such as ``lr_steps``) stay ascending and equal ones
+      (square image sizes) stay equal, through :meth:`SearchSpace.repair`.
+    """
+    kind = str(leaf.get("type", "")).lower()
+    default = leaf.get("default")
+    options = leaf.get("enum") or leaf.get("valid_options")
+    if kind == "optional_list":
+        if not isinstance(options, list) or not options:
+            return "optional_list without options (enum)"
+        return [Param(name, ParamType.CATEGORICAL, default, choices=_dedupe([None, list(options)]))]
+    if isinstance(options, list) and options and not _numbers(default if isinstance(default, list) else None):
+        choices = _subset_choices(list(options), default, allow_empty=kind == "subset_list" or default == [])
+        if len(choices) < 2:
+            return "subset list with fewer than two subsets"
+        return [Param(name, ParamType.CATEGORICAL, default, choices=choices)]
+    lo, hi = leaf.get("minimum"), leaf.get("maximum")
+    if kind in ("list_1_backbone", "list_1_normal"):
+        if not (_finite(lo) and _finite(hi) and int(lo) < int(hi)):
+            return f"{kind} needs finite integer minimum and maximum (or custom_param_ranges valid_options)"
+        lo_i, hi_i = int(lo), int(hi)
+        runs = [list(range(a, b + 1)) for a in range(lo_i, hi_i + 1) for b in range(a, hi_i + 1)]
+        if len(runs) > _MAX_RANGE_CHOICES:
+            runs = [list(range(lo_i, b + 1)) for b in range(lo_i, hi_i + 1)]
+        return [Param(name, ParamType.CATEGORICAL, default, choices=_dedupe([*runs]))]
+    if not _numbers(default):
+        return f"{kind} of non-numeric values without options: give valid_options in custom_param_ranges"
+    params: list[Param] = []
+    for i in range(len(default)):
+        built = param_from_leaf(f"{name}[{i}]", _element_leaf(leaf, i))
+        if isinstance(built, str):
+            return f"element {i}: {built}"
+        params.append(built)
+    return params
+
+
+def _element_leaf(leaf: dict[str, Any], i: int) -> dict[str, Any]:
+    """Element ``i`` of a numeric list leaf as a scalar leaf: its default and its (per-element) bounds."""
+    default, lo, hi = leaf["default"], leaf.get("minimum"), leaf.get("maximum")
+    is_int = all(isinstance(v, int) for v in default)
+    return {
+        "type": "int" if is_int else "float",
+        "default": default[i],
+        "minimum": lo[i] if isinstance(lo, list) and i < len(lo) else lo,
+        "maximum": hi[i] if isinstance(hi, list) and i < len(hi) else hi,
+        "math_cond": leaf.get("math_cond"),
+    }
 
 
 def _same_option(a: Any, b: Any) -> bool:
@@ -540,7 +692,17 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
             raise ConfigurationError("valid_options must be a non-empty list", field=field_name)
         if any(_same_option(a, b) for i, a in enumerate(options) for b in options[i + 1 :]):
             raise ConfigurationError(f"valid_options {options} contains duplicates", field=field_name)
-        if schema_enum:
+        if kind in LIST_TYPES:
+            bad = [o for o in options if not (o is None or isinstance(o, list))]
+            if schema_enum and not bad:
+                bad = [o for o in options if o and any(not any(_same_option(x, e) for e in schema_enum) for x in o)]
+            if bad:
+                raise ConfigurationError(
+                    f"options {bad} are not lists of the schema's values",
+                    field=field_name,
+                    hint=f"each option is a whole list value{f' of {schema_enum}' if schema_enum else ''}",
+                )
+        elif schema_enum:
             bad = [o for o in options if not any(_same_option(o, e) for e in schema_enum)]
             if bad:
                 raise ConfigurationError(
@@ -686,7 +848,12 @@ def build_search_space(
     else:
         disabled = set(schema.get("automl_disabled_parameters") or [])
         names = []
-        for n in schema.get("automl_default_parameters") or []:
+        defaults = schema.get("automl_default_parameters")
+        if not isinstance(defaults, list):
+            # No list (hand-written and plain JSON schemas): the leaves flagged automl_enabled, as the
+            # published runner searches them.
+            defaults = [n for n, leaf in leaves.items() if parse_flag(leaf.get("automl_enabled")) is True]
+        for n in defaults:
             if n not in leaves:
                 excluded[n] = "listed in automl_default_parameters but not a leaf of the schema"
             elif n in disabled:
@@ -695,12 +862,6 @@ def build_search_space(
                 excluded[n] = "changes speed or bookkeeping, not the model (name it explicitly to search it)"
             else:
                 names.append(n)
-        if not names and not custom_ranges:
-            raise SkillError(
-                "train schema lists no searchable automl_default_parameters",
-                field="automl_default_parameters",
-                hint="pass automl_hyperparameters explicitly",
-            )
         explicit = set()
     for n in custom_ranges:
         if n not in leaves:
@@ -713,15 +874,26 @@ def build_search_space(
 
     params: dict[str, Param] = {}
     for n in names:
-        built = param_from_leaf(n, leaves[n])
+        built = params_from_leaf(n, leaves[n])
         if n in custom_ranges:
-            built = _apply_custom(None if isinstance(built, str) else built, n, leaves[n], custom_ranges[n])
+            one = built[0] if isinstance(built, list) and len(built) == 1 else None
+            built = [_apply_custom(one, n, resolve_leaf(leaves[n]), custom_ranges[n])]
         if isinstance(built, str):
             if n in explicit:
                 raise ConfigurationError(f"cannot be searched: {built}", field=f"automl_hyperparameters.{n}")
             excluded[n] = built
             continue
-        params[n] = built
+        params.update((p.name, p) for p in built)
+    if not params:
+        reasons = "; ".join(f"{k}: {v}" for k, v in excluded.items()) or (
+            "no leaf is named in automl_default_parameters nor flagged automl_enabled: true"
+        )
+        raise ConfigurationError(
+            f"the search space is empty ({reasons})",
+            field="automl_hyperparameters",
+            hint="name searchable leaves in automl_hyperparameters, or give custom_param_ranges "
+            "{param: {valid_min, valid_max} or {valid_options}}",
+        )
     return SearchSpace(_order_by_dependency(params), excluded)
 
 

@@ -174,13 +174,14 @@ def test_workers_excluded_with_reason(upstream_schemas: dict[str, dict[str, Any]
     assert explicit.excluded == {}
 
 
-def test_list_betas_excluded(upstream_schemas: dict[str, dict[str, Any]]) -> None:
+def test_list_betas_searched_element_by_element(upstream_schemas: dict[str, dict[str, Any]]) -> None:
     space = _space(upstream_schemas, "tao-train-image-classification")
     assert "train.optim.betas" not in space.names
-    assert "list-valued" in space.excluded["train.optim.betas"]
-    with pytest.raises(ConfigurationError) as exc:
-        build_search_space(upstream_schemas["tao-train-image-classification"], ["train.optim.betas"])
-    assert exc.value.field == "automl_hyperparameters.train.optim.betas"
+    beta1, beta2 = space["train.optim.betas[0]"], space["train.optim.betas[1]"]
+    assert beta1.type is ParamType.FLOAT and beta1.low < 0.9 < beta1.high <= 1.0
+    assert beta2.low < 0.999 < beta2.high <= 1.0
+    explicit = build_search_space(upstream_schemas["tao-train-image-classification"], ["train.optim.betas"])
+    assert explicit.names == ["train.optim.betas[0]", "train.optim.betas[1]"]
     searched = build_search_space(
         upstream_schemas["tao-train-image-classification"],
         [],
@@ -208,8 +209,9 @@ def test_disabled_and_system_defaults_are_reported(tiny_schema: dict[str, Any]) 
 def test_schema_without_default_parameters_is_refused(tiny_schema: dict[str, Any]) -> None:
     schema = tiny_schema
     schema["automl_default_parameters"] = []
-    with pytest.raises(SkillError, match="automl_default_parameters"):
+    with pytest.raises(ConfigurationError, match="automl_default_parameters") as exc:
         build_search_space(schema)
+    assert exc.value.field == "automl_hyperparameters"
     assert build_search_space(schema, ["model.depth"]).names == ["model.depth"]
 
 

@@ -191,7 +191,9 @@ def test_missing_skill_info_is_refused_naming_it(tao_skill_writer: SkillWriter) 
     assert exc.value.field == str(root.resolve() / "references" / "skill_info.yaml")
 
 
-@pytest.mark.parametrize("content", ["name: [unclosed", "- just\n- a list\n", "network_arch: x\n"])
+@pytest.mark.parametrize(
+    "content", ["name: [unclosed", "- just\n- a list\n", "actions: {train: {execution: {cwd: .}}}\n"]
+)
 def test_unparseable_skill_info_is_refused_naming_it(tao_skill_writer: SkillWriter, content: str) -> None:
     root = tao_skill_writer()
     (root / "references" / "skill_info.yaml").write_text(content)
