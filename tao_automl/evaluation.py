@@ -10,6 +10,7 @@ evaluation re-measures the selected best checkpoint with the same metric and dat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tao_automl.algorithms import RecStatus
@@ -47,6 +48,15 @@ class EvaluationMixin:
             return
         if getattr(self, "_baseline_record", None) is not None:
             self._use_baseline_record(self._baseline_record)
+            return
+        if settings.baseline_metric is not None:
+            self._set_baseline(
+                enabled=True,
+                status="provided",
+                metric_value=as_metric(settings.baseline_metric),
+                source="automl_settings.baseline_metric",
+                record_path=settings.baseline_record_path or _records_path(settings.evaluation_records_dir, "baseline"),
+            )
             return
         hook = self._hooks["baseline_fn"]
         if hook is not None:
@@ -231,7 +241,23 @@ class EvaluationMixin:
         self._notify("final_evaluation", record=record)
 
     def _final_measure(self, best: dict[str, Any]) -> dict[str, Any]:
-        skill = self.plan.skill
+        """The final metric, by the published order: a given record, a given metric, final_eval_fn, a
+        requested reuse of the best metric; else the skill's evaluate action on the best checkpoint."""
+        skill, settings = self.plan.skill, self.plan.settings
+        record_path = settings.final_evaluation_record_path or _records_path(settings.evaluation_records_dir, "final")
+        given = settings.final_evaluation
+        if given is not None:
+            value = as_metric(given.get("metric_value"))
+            status = given.get("status") or ("provided" if value is not None else "metric_missing")
+            return {"record_path": record_path, **given, "status": status, "metric_value": value,
+                    "source": given.get("source", "automl_settings.final_evaluation")}  # fmt: skip
+        if settings.final_evaluation_metric is not None:
+            return {
+                "status": "provided",
+                "metric_value": as_metric(settings.final_evaluation_metric),
+                "source": "automl_settings.final_evaluation_metric",
+                "record_path": record_path,
+            }
         hook = self._hooks["final_eval_fn"]
         if hook is not None:
             try:
@@ -248,6 +274,9 @@ class EvaluationMixin:
                 "metric_value": value,
                 "source": "final_eval_fn",
             }
+        if settings.reuse_best_metric_for_final_evaluation:
+            return {"status": "reused_best", "metric_value": best["metric"], "source": "best_selection_metric",
+                    "reason": "reuse_best_metric_for_final_evaluation is set"}  # fmt: skip
         checkpoint = best["extra"].get("checkpoint")
         if skill.has_action("evaluate") and skill.eval_checkpoint_key and checkpoint:
             return self._run_final_eval_job(best, checkpoint)
@@ -289,3 +318,10 @@ class EvaluationMixin:
             "reason": "evaluate action on the best checkpoint",
             **base,
         }
+
+
+def _records_path(records_dir: str | None, which: str) -> str | None:
+    """Where the published runner says its evaluation records live under ``evaluation_records_dir``."""
+    if not records_dir:
+        return None
+    return str(Path(records_dir) / ("ptm_baseline.json" if which == "baseline" else "best_automl.json"))

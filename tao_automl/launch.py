@@ -10,7 +10,7 @@ from tao_automl.errors import SkillError
 from tao_automl.platforms import JobRequest, PythonScript
 from tao_automl.skill import ModelSkill
 from tao_automl.spec import set_dotted
-from tao_automl.workspace import write_spec
+from tao_automl.workspace import SPEC_FORMATS, write_spec
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -81,7 +81,7 @@ def prepare_job(
     gpus: int = 0,
     num_nodes: int = 1,
 ) -> JobRequest:
-    """Write ``spec.yaml`` into ``job_dir`` (results dir key filled) and describe the job.
+    """Write ``spec.<config_format>`` into ``job_dir`` (results dir key filled) and describe the job.
 
     The spec on disk is nested (never dotted) and points its results key at ``job_dir/results``.
     """
@@ -89,8 +89,15 @@ def prepare_job(
     results_dir = job_dir / "results"
     results_key = skill.spec_key_for(action, "output_dir") or "results_dir"
     set_dotted(spec, results_key, str(results_dir))
-    spec_path = job_dir / "spec.yaml"
-    write_spec(spec_path, spec)
+    info = skill.action(action)
+    config_format = (info.execution.config_format if info.execution else None) or info.config_format or "yaml"
+    if config_format not in SPEC_FORMATS:
+        raise SkillError(
+            f"config_format {config_format!r} is not one of {', '.join(SPEC_FORMATS)}",
+            field=f"actions.{action}.config_format",
+        )
+    spec_path = job_dir / f"spec.{config_format}"
+    write_spec(spec_path, spec, config_format)
     values = {
         "config_path": str(spec_path),
         "spec_path": str(spec_path),
@@ -98,13 +105,17 @@ def prepare_job(
         "output_dir": str(results_dir),
         "skill_dir": str(skill.root),
     }
-    info = skill.action(action)
     command: list[str] | None = None
     script: PythonScript | None = None
     if info.execution is not None:
         cwd, script_path = script_location(skill, action)
-        args = [_fill(a, values) for a in info.execution.args]
-        script = PythonScript(script=str(script_path), args=args, cwd=str(cwd))
+        script = PythonScript(
+            script=str(script_path),
+            args=[_fill(a, values) for a in info.execution.args],
+            arg_template=[_fill(a, {"skill_dir": str(skill.root)}) for a in info.execution.args],
+            cwd=str(cwd),
+            config_format=config_format,
+        )
     else:
         command = [_fill(tok, values) for tok in shlex.split(info.command or "")]
     return JobRequest(
@@ -121,4 +132,9 @@ def prepare_job(
         env_passthrough=env_passthrough or [],
         gpus=gpus,
         num_nodes=num_nodes,
+        network_arch=skill.info.network_arch or skill.name,
+        inputs=info.inputs,
+        outputs=info.outputs,
+        upload_excludes=info.upload_excludes,
+        results_key=results_key,
     )

@@ -52,8 +52,14 @@ def best_rec(recs: list[dict[str, Any]], direction: str) -> dict[str, Any] | Non
     )
 
 
-def history_entry(rec: dict[str, Any], jobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """One recommendation as published; ``jobs`` are its rows of the store's job table."""
+def history_entry(
+    rec: dict[str, Any], jobs: list[dict[str, Any]] | None = None, metric_name: str | None = None
+) -> dict[str, Any]:
+    """One recommendation as published; ``jobs`` are its rows of the store's job table.
+
+    The published keys keep their meaning (``objective_score`` is the metric: one objective here);
+    ``specs`` is the whole spec the job ran, dotted, so the searched keys are in it too.
+    """
     extra = rec.get("extra") or {}
     train_jobs = [j for j in jobs or [] if j["role"] in ("train", "baseline_train") and j["job_id"]]
     return {
@@ -61,6 +67,9 @@ def history_entry(rec: dict[str, Any], jobs: list[dict[str, Any]] | None = None)
         "specs": rec["specs"] or {},
         "params": (rec["proposal"] or {}).get("params", {}),
         "metric": rec["metric"],
+        "objective_score": rec["metric"],
+        "objective_values": {metric_name: rec["metric"]} if metric_name and rec["metric"] is not None else {},
+        "feedback": extra.get("feedback"),
         "metric_source": rec["metric_source"],
         "status": str(rec["status"]),
         "failure_reason": rec["failure_reason"],
@@ -92,7 +101,7 @@ def build_result(store: Store) -> dict[str, Any]:
     jobs: dict[int, list[dict[str, Any]]] = {}
     for job in store.jobs():
         jobs.setdefault(job["rec_id"], []).append(job)
-    history = [history_entry(r, jobs.get(r["rec_id"])) for r in recs]
+    history = [history_entry(r, jobs.get(r["rec_id"]), metric) for r in recs]
     best_entry = next((h for h in history if best and h["rec_id"] == best["rec_id"]), None)
     finished = [r for r in recs if r["status"].final]
     total = meta.get("total_recommendations") or len(recs)
@@ -119,7 +128,10 @@ def build_result(store: Store) -> dict[str, Any]:
             "specs": best["specs"],
             "params": best["proposal"].get("params", {}),
             "metric_value": best["metric"],
+            "objective_score": best["metric"],
+            "objective_values": {metric: best["metric"]} if metric else {},
             "adjustments": best["adjustments"],
+            "feedback": (best["extra"] or {}).get("feedback"),
             "job_id": best_entry["job_id"] if best_entry else None,
             "checkpoint": best["extra"].get("checkpoint"),
         },
@@ -127,8 +139,15 @@ def build_result(store: Store) -> dict[str, Any]:
             "completed": len(finished),
             "total": total,
             "best_metric": best["metric"] if best else None,
+            "best_objective_score": best["metric"] if best else None,
             "best_rec_id": best["rec_id"] if best else None,
             "algorithm": meta.get("algorithm"),
+            "objectives": {
+                "primary_metric": metric,
+                "objectives": [{"metric": metric, "direction": direction, "weight": 1.0, "scale": 1.0}],
+                "score_direction": direction,
+            },
+            "pareto_front_size": 1 if best else 0,
             "running": sum(1 for r in recs if r["status"] is RecStatus.RUNNING),
             "state": meta.get("run_state"),
             "stop_reason": meta.get("stop_reason"),
@@ -136,6 +155,15 @@ def build_result(store: Store) -> dict[str, Any]:
         "baseline": baseline,
         "final_evaluation": final,
         "history": history,
+        "algorithm_state": {
+            "algorithm": meta.get("algorithm"),
+            "observations": [
+                {"rec_id": h["rec_id"], "params": h["params"], "metric": h["metric"], "budget": h["budget"]}
+                for h in history
+                if h["status"] == "success"
+            ],
+        },
+        "settings_notes": meta.get("settings_notes") or {},
         "metric": {"name": metric, "direction": direction},
         "workspace": str(store.path.parent),
         **result_section(store.path.parent, meta),

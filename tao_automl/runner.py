@@ -60,6 +60,8 @@ _SHARED_CAUSES = {"data_visibility", "image", "credential", "spec_schema", "infr
 #: Successful jobs in a row without a readable metric before the run aborts.
 MAX_METRICLESS_SUCCESSES = 3
 _DEFAULT_POLL = 5.0
+#: ``run()`` platform keywords that shape every job on any platform (the rest go to the platform).
+_JOB_SHAPE_KWARGS = ("gpu_count", "num_nodes")
 
 
 @dataclass
@@ -106,32 +108,41 @@ def _plain(value: Any) -> bool:
 class AutoMLRunner(EvaluationMixin):
     """Runs an AutoML study of one model skill on one platform.
 
-    Both published call spellings work::
+    The published call spellings work::
 
         AutoMLRunner(skill_dir=..., platform_sdk=sdk, workspace_dir=...)
-        AutoMLRunner(sdk, skill_dir, action="train", poll_interval=30)
+        AutoMLRunner(sdk=sdk, skill_dir=..., action="train", poll_interval=30)
+        AutoMLRunner(sdk, skill_dir, "train", 30)
 
-    ``platform_sdk`` may be a :class:`Platform`, a platform name (``"local"``) or a duck-typed SDK
-    with ``create_job/get_job_status/get_job_logs/cancel_job``.
+    ``platform_sdk`` (or ``sdk``) may be a :class:`Platform`, a platform name (``"local"``), or an
+    SDK object: a ``tao_sdk.platforms`` SDK (``VirtualEnvSDK``, ``DockerSDK``, ...) or any object of
+    that shape (see :mod:`tao_automl.platforms.sdk_adapter`).
     """
 
     def __init__(
         self,
         platform_sdk: Any = None,
         skill_dir: str | Path | None = None,
-        *,
-        workspace_dir: str | Path | None = None,
         action: str = "train",
         poll_interval: float | None = None,
+        *,
+        sdk: Any = None,
+        workspace_dir: str | Path | None = None,
         platform_options: dict[str, Any] | None = None,
         clock: Clock | None = None,
         listeners: list[Callable[[str, dict[str, Any]], None]] | None = None,
     ) -> None:
         if skill_dir is None:
             raise ConfigurationError("required", field="skill_dir", hint="path to skills/models/<network>")
+        if sdk is not None and platform_sdk is not None and sdk is not platform_sdk:
+            raise ConfigurationError(
+                "given twice, as platform_sdk and as sdk", field="sdk", hint="pass the platform once"
+            )
         self.skill_dir = Path(skill_dir)
+        platform_sdk = sdk if sdk is not None else platform_sdk
         self.platform_sdk = platform_sdk if platform_sdk is not None else "local"
         self.platform_options = platform_options or {}
+        self._platform_kwargs: dict[str, Any] = {}
         self.workspace_dir = Path(workspace_dir) if workspace_dir else Path.cwd() / "automl_workspace"
         self.action = action
         self.poll_interval = poll_interval
@@ -164,12 +175,23 @@ class AutoMLRunner(EvaluationMixin):
         base_checkpoint: str | None = None,
         eval_spec_overrides: dict[str, Any] | None = None,
         baseline_record: dict[str, Any] | None = None,
+        image: str | None = None,
+        execution: dict[str, Any] | None = None,
+        feedback_fn: Callable[..., Any] | None = None,
+        workspace_id: str | None = None,
+        **platform_kwargs: Any,
     ) -> dict[str, Any]:
         """Run (or resume) the study and return the result dict of DESIGN §2.
 
         All inputs are validated before anything is written, so a bad input leaves no workspace.
         ``baseline_record`` is a baseline already measured for this plan (the MCP server's
         ``run_baseline_eval``): it becomes the run's baseline as is instead of being measured again.
+        ``image`` replaces the skill's container image, ``execution`` its ``execution`` block for this
+        run; ``feedback_fn(rec, job_id)`` returns notes kept in each recommendation's ``feedback``.
+        ``**platform_kwargs`` go to the platform as the published runner sends them: ``gpu_count``
+        and ``num_nodes`` shape every job; the rest are given to every ``create_job``/
+        ``create_python_job`` call of an SDK object, or are options of a platform given by name.
+        ``workspace_id`` is accepted for the published signature; jobs here are named by run.
         """
         self._baseline_record = dict(baseline_record) if baseline_record else None
         self._hooks = {
@@ -179,6 +201,7 @@ class AutoMLRunner(EvaluationMixin):
             "baseline_fn": baseline_fn,
             "on_recommendation": on_recommendation,
             "on_result": on_result,
+            "feedback_fn": feedback_fn,
         }
         root = Path(workspace_path) if workspace_path else self.workspace_dir
         if resume:
@@ -187,8 +210,10 @@ class AutoMLRunner(EvaluationMixin):
             plan = self._plan_from_store()
             # Options the run was launched with (a partition, a namespace) hold on resume unless given again.
             self.platform_options = self.platform_options or dict(self.store.meta("platform_options") or {})
+            self._platform_kwargs = platform_kwargs or dict(self.store.meta("platform_kwargs") or {})
             self.platform = as_platform(self.platform_sdk, **self._platform_options(self.workspace.run_dir.parent))
         else:
+            self._platform_kwargs = dict(platform_kwargs)
             plan = self._plan(
                 automl_algorithm,
                 automl_settings,
@@ -199,6 +224,8 @@ class AutoMLRunner(EvaluationMixin):
                 eval_dataset_uri,
                 base_checkpoint,
                 eval_spec_overrides,
+                image,
+                execution,
             )
             self.algorithm = self._make_algorithm(plan)  # may refuse the plan: before anything is written
             self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
@@ -267,8 +294,18 @@ class AutoMLRunner(EvaluationMixin):
         return result
 
     def _platform_options(self, workspace_root: Path) -> dict[str, Any]:
-        """Options for a platform given by name; local job state lives beside the runs it belongs to."""
+        """Options for building the platform; local job state lives beside the runs it belongs to.
+
+        Platform keywords of ``run()`` other than the job shape (``gpu_count``, ``num_nodes``) are
+        the per-job keywords of an SDK object, or options of a platform given by name or class.
+        """
         options = dict(self.platform_options)
+        extra = {k: v for k, v in self._platform_kwargs.items() if k not in _JOB_SHAPE_KWARGS}
+        if extra:
+            if isinstance(self.platform_sdk, str | Platform | type):
+                options.update(extra)
+            else:
+                options["job_kwargs"] = {**options.get("job_kwargs", {}), **extra}
         if self.platform_sdk == "local" and "state_root" not in options:
             options["state_root"] = Path(workspace_root).expanduser().resolve() / ".local-jobs"
         return options
@@ -285,11 +322,14 @@ class AutoMLRunner(EvaluationMixin):
         eval_uri: str | None,
         base_checkpoint: str | None,
         eval_overrides: dict[str, Any] | None,
+        image: str | None = None,
+        execution: dict[str, Any] | None = None,
     ) -> _Plan:
         settings = AutoMLSettings.parse(raw_settings)
         name = algorithm or settings.automl_algorithm or "bayesian"
         get_algorithm_class(name)
         skill = ModelSkill.load(self.skill_dir)
+        skill.override_action(self.action, image=image, execution=execution)
         check_runnable(skill, self.action)
         metric = settings.metric or skill.info.automl.metric
         if not metric:
@@ -325,6 +365,8 @@ class AutoMLRunner(EvaluationMixin):
             "train_dataset_uri": train_uri,
             "eval_dataset_uri": eval_uri,
             "base_checkpoint": base_checkpoint,
+            "image": image,
+            "execution": execution,
         }
         return _Plan(
             skill, self.action, settings, name, metric, direction, space, base_spec, dict(eval_overrides or {}), inputs
@@ -355,6 +397,8 @@ class AutoMLRunner(EvaluationMixin):
             settings=plan.settings.public_dict(),
             settings_given=sorted(plan.settings.model_fields_set),
             platform_options={k: v for k, v in self.platform_options.items() if _plain(v)},
+            platform_kwargs={k: v for k, v in self._platform_kwargs.items() if _plain(v)},
+            settings_notes=plan.settings.settings_notes,
             metric=plan.metric,
             direction=plan.direction,
             base_spec=plan.base_spec,
@@ -419,6 +463,7 @@ class AutoMLRunner(EvaluationMixin):
         settings = AutoMLSettings.parse(settings_raw)
         skill = ModelSkill.load(meta["skill_dir"])
         inputs = meta.get("inputs") or {}
+        skill.override_action(meta["action"], image=inputs.get("image"), execution=inputs.get("execution"))
         space = build_search_space(
             skill.schema(meta["action"]), inputs.get("automl_hyperparameters"), inputs.get("custom_param_ranges")
         )
@@ -583,7 +628,7 @@ class AutoMLRunner(EvaluationMixin):
 
     def _cap_batches(self, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         count = self.plan.settings.train_sample_count
-        if count is None:
+        if count is None or self.plan.settings.allow_unsafe_effective_batch:
             return [], None
         caps, invalid = cap_batch_sizes(spec, count, self._shards(spec))
         return [c.record() for c in caps], invalid
@@ -609,7 +654,9 @@ class AutoMLRunner(EvaluationMixin):
         attempt = len(self.store.jobs(rec_id, role=role)) + 1
         name = f"{self.workspace.run_dir.name}-{label}-{role}-a{attempt}".replace("_", "-").lower()
         job_dir = self.workspace.job_dir(label)
-        gpus = get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
+        gpus = self._platform_kwargs.get(
+            "gpu_count", get_dotted(spec, self.plan.skill.info.gpu_spec_key or "train.num_gpus")
+        )
         request = prepare_job(
             self.plan.skill,
             action,
@@ -617,6 +664,7 @@ class AutoMLRunner(EvaluationMixin):
             job_dir,
             name,
             gpus=gpus if isinstance(gpus, int) else 0,
+            num_nodes=int(self._platform_kwargs.get("num_nodes", 1)),
             env_passthrough=self._env_passthrough(),
         )
         self.store.add_job_intent(name, rec_id, action, role, retry_of)
@@ -709,7 +757,9 @@ class AutoMLRunner(EvaluationMixin):
         rec_id = run.rec_id
         results = run.job_dir / "results"
         self._intermediate_final(run)
-        checkpoint = final_checkpoint(results, self.plan.skill.info.automl.checkpoint_glob)
+        checkpoint = final_checkpoint(results, self.plan.skill.info.automl.checkpoint_glob) or next(
+            iter(self.platform.checkpoints(run.job_id)[-1:]), None
+        )  # results kept where the platform runs (an object store, a cluster's disk): its own list
         extra = dict(self.store.rec(rec_id)["extra"])
         if checkpoint:
             extra["checkpoint"] = str(checkpoint)
@@ -813,8 +863,20 @@ class AutoMLRunner(EvaluationMixin):
                 value, source = stopped_at[0], f"intermediate epoch {run.stop_epoch}"
             extra["early_stop_epoch"] = epochs = run.stop_epoch
         extra["epochs_trained"] = epochs
+        self._feedback(rec, run.job_id, extra)
         self.store.update_rec(rec_id, status=RecStatus.SUCCESS, metric=value, metric_source=source, extra=extra)
         self._finished(rec_id, Feedback(rec_id, RecStatus.SUCCESS, metric=value, epoch=epochs))
+
+    def _feedback(self, rec: dict[str, Any], job_id: str, extra: dict[str, Any]) -> None:
+        """``feedback_fn(rec, job_id)``: notes kept with the recommendation; an error is a note, not a failure."""
+        hook = self._hooks.get("feedback_fn")
+        if hook is None:
+            return
+        try:
+            note = call_hook(hook, self._public_rec(rec), job_id)
+        except Exception as exc:  # noqa: BLE001 - feedback only annotates; a successful job stays successful
+            note = {"error": f"feedback_fn raised {type(exc).__name__}: {exc}"}
+        extra["feedback"] = note if _plain(note) else str(note)
 
     def _epochs_trained(self, run: _Running) -> int | None:
         """The epoch the job's result belongs to: its last reported epoch, else its newest checkpoint's."""
@@ -858,8 +920,9 @@ class AutoMLRunner(EvaluationMixin):
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
         self._apply_retention()
-        self._notify("result", rec=self._public_rec(rec))
-        self._observer_hook("on_result", self._public_rec(rec))
+        public = self._public_rec(rec)
+        self._notify("result", rec=public)
+        self._observer_hook("on_result", public, public.get("metric"), public.get("status"))
 
     def _apply_retention(self) -> None:
         """Delete checkpoints no promotion or PBT member can still need; the best one is always kept.
@@ -868,9 +931,14 @@ class AutoMLRunner(EvaluationMixin):
         parents of recommendations that have not finished are kept whatever the algorithm says.
         """
         assert self.store is not None and self.workspace is not None
+        settings = self.plan.settings
         keep = self.algorithm.retained()
-        if keep is None:
+        if settings.automl_delete_intermediate_ckpt is False:
             return
+        if keep is None:
+            if not settings.automl_delete_intermediate_ckpt:
+                return
+            keep = set()  # asked to delete: only the best (and what unfinished work needs) is kept
         recs = self.store.rec_view("rec")
         best = best_rec(recs, self.plan.direction)
         keep = set(keep) | {best["rec_id"]} if best else set(keep)
@@ -879,10 +947,15 @@ class AutoMLRunner(EvaluationMixin):
         for rec in recs:
             if rec["rec_id"] in keep or not rec["status"].final or rec["extra"].get("checkpoints_deleted"):
                 continue
+            if rec["status"] is not RecStatus.SUCCESS and settings.automl_retain_failed_artifacts:
+                continue
             removed = 0
             for path in find_checkpoints(self.workspace.job_dir(f"{rec['rec_id']:04d}") / "results", pattern):
                 path.unlink(missing_ok=True)
                 removed += 1
+            if not removed:  # nothing here: the platform keeps the job's artifacts itself
+                jobs = [j["job_id"] for j in self.store.jobs(rec["rec_id"], role="train") if j["job_id"]]
+                removed = sum(1 for job_id in jobs if self.platform.delete_artifacts(job_id))
             extra = dict(rec["extra"], checkpoints_deleted=removed)
             extra.pop("checkpoint", None)
             self.store.update_rec(rec["rec_id"], extra=extra)
@@ -909,17 +982,20 @@ class AutoMLRunner(EvaluationMixin):
             )
         return None
 
-    def _observer_hook(self, name: str, payload: dict[str, Any]) -> None:
-        """``on_recommendation``/``on_result`` only observe: their errors are recorded, never fatal,
-        because losing a long sweep to a logging callback is worse than a missing log line."""
+    def _observer_hook(self, name: str, payload: dict[str, Any], *more: Any) -> None:
+        """``on_recommendation(rec)``/``on_result(rec, metric, status)`` only observe: their errors are
+        recorded, never fatal, because losing a long sweep to a logging callback is worse than a
+        missing log line."""
         try:
-            call_hook(self._hooks[name], payload)
+            call_hook(self._hooks[name], payload, *more)
         except Exception as exc:  # noqa: BLE001 - see docstring
             logger.warning("%s hook raised %s: %s", name, type(exc).__name__, exc)
             self.store.event("hook_error", payload.get("rec_id"), hook=name, error=f"{type(exc).__name__}: {exc}")
 
     def _public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
-        return history_entry(rec, self.store.jobs(rec["rec_id"])) if rec and self.store else {}
+        if not rec or not self.store:
+            return {}
+        return history_entry(rec, self.store.jobs(rec["rec_id"]), self.plan.metric)
 
     def _abort_running(self) -> None:
         assert self.platform is not None and self.store is not None

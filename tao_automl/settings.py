@@ -31,7 +31,47 @@ ALIASES: dict[str, str] = {
     "base_url": "llm_endpoint",
     "model": "llm_model",
     "api_key": "llm_api_key",
+    # the published runner's spellings
+    "run_baseline": "automl_baseline",
+    "run_final_evaluation": "automl_final_eval",
+    "automl_eval_interval": "automl_pbt_interval",
+    "training_sample_count": "train_sample_count",
+    "num_train_samples": "train_sample_count",
+    "train_samples": "train_sample_count",
+    "dataset_sample_count": "train_sample_count",
+    "dataset_size": "train_sample_count",
+    "samples_per_epoch": "train_sample_count",
 }
+
+#: Settings the published runner documents that steer its own brains' internals; accepted so its
+#: scripts run unchanged, recorded in the result's ``settings_notes``, and without effect here
+#: (references/automl-runner-configuration.md says why for each).
+PUBLISHED_ONLY: dict[str, str] = {
+    "epoch_multiplier": "budgets here are epochs as given (automl_max_epochs, automl_min_epochs)",
+    "automl_perturbation_factor": "PBT here perturbs in the unit space of each parameter",
+    "automl_mutation_factor": "DEHB here uses its own differential-evolution schedule",
+    "automl_crossover_prob": "DEHB here uses its own differential-evolution schedule",
+    "automl_early_stop_threshold": "early stopping here follows the ASHA/Hyperband rungs",
+    "automl_min_early_stop_epochs": "early stopping here starts at automl_min_epochs",
+    "automl_kde_samples": "BOHB here samples with Optuna's TPE",
+    "automl_top_n_percent": "BOHB here keeps Falkner's top-15% rule inside TPE",
+    "automl_min_points_in_model": "BOHB here builds its model once a budget has d+1 results",
+    "automl_max_trials": "the budget is automl_max_recommendations",
+    "automl_min_top_configs": "BOHB here keeps Falkner's top-15% rule inside TPE",
+    "automl_checkpoint_retention_strategy": "no checkpoint keys are injected into the spec; retention deletes files",
+    "automl_range_override": "a network-specific hook of the published runner (cosmos-rl)",
+    "llm_analysis_interval": "the LLM algorithms here are asked at every proposal",
+    "enable_llm_range_narrowing": "ranges here come from the schema and custom_param_ranges only",
+    "hybrid_enable_llm_range_narrowing": "ranges here come from the schema and custom_param_ranges only",
+    "research_program": "autoresearch here writes its own plan into the brain log",
+    "evolvable_text_parameters": "string leaves are searched only over their enum",
+    "latency_metric": "single-objective runner: there is no latency objective",
+    "latency_direction": "single-objective runner: there is no latency objective",
+    "latency_weight": "single-objective runner: there is no latency objective",
+    "latency_scale": "single-objective runner: there is no latency objective",
+}
+#: Published switches that ask for more than one objective: refused, never silently dropped.
+_MULTI_OBJECTIVE_SWITCHES = ("multi_objective", "latency_objective", "include_latency")
 
 # Long words match anywhere in the name; abbreviations only as whole tokens (letters may not touch
 # them), so "val_answer_accuracy" is not a word-error rate and "mean_confidence" is not an FID.
@@ -89,6 +129,22 @@ class AutoMLSettings(BaseModel):
     automl_num_shards: int | None = Field(None, ge=1, description="data-parallel shards for batch capping")
     metric: str | None = None
     direction: Direction | None = None
+    objectives: list[Any] | None = Field(None, description="published spelling; exactly one objective here")
+    metric_weight: float = Field(1.0, gt=0, description="published; one objective, so it changes no ranking")
+    metric_scale: float = Field(1.0, gt=0, description="published; one objective, so it changes no ranking")
+    automl_delete_intermediate_ckpt: bool | None = Field(
+        None, description="True: delete non-best checkpoints; False: keep all; default: what the algorithm frees"
+    )
+    automl_retain_failed_artifacts: bool = Field(True, description="keep a failed recommendation's files")
+    allow_unsafe_effective_batch: bool = Field(False, description="do not cap batch sizes at train_sample_count")
+    baseline_metric: float | None = Field(None, description="a baseline measured elsewhere (status 'provided')")
+    baseline_record_path: str | None = None
+    final_evaluation: dict[str, Any] | None = Field(None, description="a final evaluation made elsewhere")
+    final_evaluation_metric: float | None = Field(None, description="a final metric measured elsewhere")
+    final_evaluation_record_path: str | None = None
+    reuse_best_metric_for_final_evaluation: bool = False
+    evaluation_records_dir: str | None = None
+    published_only: dict[str, Any] = Field({}, description="see PUBLISHED_ONLY")
     train_sample_count: int | None = Field(None, ge=0)
     session_id: str | None = None
     experiment_id: str | None = None
@@ -125,8 +181,19 @@ class AutoMLSettings(BaseModel):
         if not isinstance(data, dict):
             raise ConfigurationError(f"must be a mapping, got {type(data).__name__}", field="automl_settings")
         out: dict[str, Any] = {}
-        known = list(cls.model_fields) + list(ALIASES)
+        known = list(cls.model_fields) + list(ALIASES) + list(PUBLISHED_ONLY)
         for key, value in data.items():
+            if key in PUBLISHED_ONLY:
+                out.setdefault("published_only", {})[key] = value
+                continue
+            if key in _MULTI_OBJECTIVE_SWITCHES:
+                if value:
+                    raise ConfigurationError(
+                        "more than one objective is not supported",
+                        field=f"automl_settings.{key}",
+                        hint="tune one metric (metric, direction); measure latency in eval_fn's metadata",
+                    )
+                continue
             canonical = ALIASES.get(key, key)
             if canonical not in cls.model_fields:
                 close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
@@ -139,6 +206,39 @@ class AutoMLSettings(BaseModel):
                 )
             out[canonical] = value
         return out
+
+    @model_validator(mode="after")
+    def _one_objective(self) -> AutoMLSettings:
+        """The published ``objectives`` list, when it names exactly one, is ``metric`` and ``direction``."""
+        if self.objectives is None:
+            return self
+        if len(self.objectives) != 1:
+            raise ConfigurationError(
+                f"{len(self.objectives)} objectives given; exactly one is supported",
+                field="automl_settings.objectives",
+                hint="give one objective, or set metric and direction",
+            )
+        only = self.objectives[0]
+        name = only if isinstance(only, str) else (only or {}).get("metric") or (only or {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("an objective needs a metric name", field="automl_settings.objectives[0]")
+        if self.metric not in (None, name):
+            raise ConfigurationError(
+                f"objectives names '{name}' but metric is '{self.metric}'", field="automl_settings.objectives"
+            )
+        direction = only.get("direction") if isinstance(only, dict) else None
+        object.__setattr__(self, "metric", name)
+        if direction:
+            object.__setattr__(self, "direction", direction)
+        return self
+
+    @property
+    def settings_notes(self) -> dict[str, str]:
+        """What each accepted published-only key does here (nothing), for the result and the review."""
+        return {
+            k: f"accepted for the published runner's scripts; not used: {PUBLISHED_ONLY[k]}"
+            for k in self.published_only
+        }
 
     @classmethod
     def parse(cls, data: dict[str, Any] | None) -> AutoMLSettings:

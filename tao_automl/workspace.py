@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import tomli_w
 import yaml
 
 from tao_automl.errors import ConfigurationError
@@ -40,8 +41,27 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_spec(path: Path, spec: dict[str, Any]) -> None:
-    atomic_write_text(path, yaml.safe_dump(spec, sort_keys=False))
+SPEC_FORMATS = ("yaml", "json", "toml")
+
+
+def write_spec(path: Path, spec: dict[str, Any], config_format: str = "yaml") -> None:
+    """Write a nested spec in the format the action reads (``config_format`` of the skill)."""
+    if config_format == "json":
+        text = json.dumps(spec, indent=2, allow_nan=False)
+    elif config_format == "toml":
+        text = tomli_w.dumps(_toml_safe(spec))
+    else:
+        text = yaml.safe_dump(spec, sort_keys=False)
+    atomic_write_text(path, text)
+
+
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: a ``None`` leaf is left out, as TAO's TOML loaders expect."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_safe(v) for v in value if v is not None]
+    return value
 
 
 def utc_stamp() -> str:

@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform, PythonScript
 from tao_automl.platforms.failures import FailureAnalysis, FailureCategory
-from tao_automl.platforms.sdk_adapter import REQUIRED_METHODS, SdkPlatform
+from tao_automl.platforms.sdk_adapter import CREATE_METHODS, REQUIRED_METHODS, SdkPlatform
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -142,11 +142,12 @@ def as_platform(obj: object, **options: object) -> Platform:
         return _construct(obj, options)
     if isinstance(obj, str):
         return get_platform(obj, **options)
-    if obj is not None and any(callable(getattr(obj, m, None)) for m in REQUIRED_METHODS):
+    if obj is not None and any(callable(getattr(obj, m, None)) for m in (*CREATE_METHODS, *REQUIRED_METHODS)):
         return SdkPlatform(obj, **options)  # type: ignore[arg-type]
     raise PlatformError(
         f"cannot use a {type(obj).__name__} as a platform",
         field="platform",
         hint=f"pass a Platform instance, a platform name ({', '.join(available_platforms())}), "
-        f"or an SDK object with {', '.join(REQUIRED_METHODS)}",
+        f"or an SDK object with {' or '.join(CREATE_METHODS)}, {', '.join(REQUIRED_METHODS)} "
+        "(a tao_sdk.platforms SDK)",
     )

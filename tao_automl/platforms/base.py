@@ -13,7 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,11 +51,18 @@ class JobStatus(BaseModel):
 
 
 class PythonScript(BaseModel):
-    """An action run as ``<interpreter> script args...``; the platform chooses the interpreter."""
+    """An action run as ``<interpreter> script args...``; the platform chooses the interpreter.
+
+    ``args`` have every placeholder filled with this workspace's paths; ``arg_template`` keeps the
+    SDK placeholders (``{config_path}``, ``{results_dir}``, ``{job_id}``) for an SDK that writes the
+    spec itself (the TAO SDK's ``create_python_job``).
+    """
 
     script: str
     args: list[str] = Field(default_factory=list)
+    arg_template: list[str] | None = None
     cwd: str | None = None
+    config_format: str = "yaml"
 
 
 class JobRequest(BaseModel):
@@ -81,6 +88,13 @@ class JobRequest(BaseModel):
     env_passthrough: list[str] = Field(default_factory=list)
     gpus: int = 0
     num_nodes: int = 1
+    #: What the skill declares for the action, for SDKs that stage data and route outputs themselves.
+    network_arch: str = ""
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] | list[str] = Field(default_factory=dict)
+    upload_excludes: list[str] = Field(default_factory=list)
+    #: The spec key that holds ``results_dir`` (the runner points it at ``results_dir``).
+    results_key: str = "results_dir"
 
 
 def job_argv(job: JobRequest, python: str) -> tuple[list[str], Path]:
@@ -127,6 +141,8 @@ class Platform(ABC):
     def submit(self, job: JobRequest) -> str:
         """Start ``job``; return the platform's job id. Raises PlatformError if it cannot start."""
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if job.results_dir.is_symlink() and not job.results_dir.exists():
+            job.results_dir.unlink()  # an earlier attempt's link to results an SDK has since deleted
         job.results_dir.mkdir(parents=True, exist_ok=True)
         return self._submit(job)
 
@@ -170,6 +186,14 @@ class Platform(ABC):
     def failure_analysis(self, job_id: str) -> FailureAnalysis:
         """Classify why a job failed from its status and log tail."""
         return classify_failure(self.status(job_id), self.logs(job_id, tail=200))
+
+    def checkpoints(self, job_id: str) -> list[str]:
+        """Checkpoints the platform itself can list for a job whose results are not on this machine."""
+        return []
+
+    def delete_artifacts(self, job_id: str) -> bool:
+        """Delete a finished job's artifacts where the platform keeps them; False when it cannot."""
+        return False
 
     def reattach(self, job_id: str) -> bool:
         """Called on resume: True when the platform still knows ``job_id`` (it may have finished)."""

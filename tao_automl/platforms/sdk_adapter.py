@@ -1,19 +1,27 @@
-"""Adapter for a duck-typed platform SDK (the published TAO SDK shape) behind the four verbs.
+"""Adapter for a platform SDK object behind the four verbs: the TAO SDK, or any SDK of that shape.
 
-The SDK object needs ``create_job(image, command, **kw) -> job id``, ``get_job_status(job_id)``,
-``get_job_logs(job_id)`` and ``cancel_job(job_id)``; ``get_failure_analysis(job_id)`` and
-``find_job(name)`` are used when present. SDKs disagree on spellings ("Done", "SUCCEEDED",
-``{"status": "Running"}``), so everything they return is normalised here, once.
+The real TAO execution SDK (``nvidia-tao-sdk``, ``tao_sdk.platforms``) is the shape to match:
+``VirtualEnvSDK`` runs ``python_script`` actions through ``create_python_job(script, specs,
+config_format, script_args, inputs, outputs, upload_excludes, cwd, ...)`` and writes the spec
+itself; ``DockerSDK``, ``SlurmSDK``, ``KubernetesSDK`` and ``BrevSDK`` run a command string through
+``create_job(image, command, gpu_count=..., env_vars=..., mounts=..., ...)``. Both return a ``Job``
+object; ``get_job_status`` returns a ``JobStatus`` whose ``status`` is a plain string. Results dirs,
+checkpoints, failure analysis and artifact deletion are used when the SDK offers them. SDKs
+disagree on spellings ("Done", "SUCCEEDED", ``{"status": "Running"}``), so everything they return
+is normalised here, once.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
@@ -26,7 +34,9 @@ from tao_automl.platforms.failures import (
 )
 from tao_automl.platforms.local_supervisor import write_atomic
 
-REQUIRED_METHODS = ("create_job", "get_job_status", "get_job_logs", "cancel_job")
+REQUIRED_METHODS = ("get_job_status", "get_job_logs", "cancel_job")
+#: An SDK needs one of these: a command runner, or the TAO SDK's python-script runner.
+CREATE_METHODS = ("create_job", "create_python_job")
 
 _STATE_SPELLINGS: dict[JobState, tuple[str, ...]] = {
     JobState.PENDING: (
@@ -35,7 +45,7 @@ _STATE_SPELLINGS: dict[JobState, tuple[str, ...]] = {
     ),
     JobState.RUNNING: (
         "running", "in_progress", "inprogress", "active", "started", "executing", "processing",
-        "resuming", "canceling", "cancelling", "stopping",
+        "resuming", "canceling", "cancelling", "stopping", "paused", "suspended",
     ),
     JobState.COMPLETE: (
         "done", "complete", "completed", "success", "succeeded", "successful", "finished", "ok",
@@ -146,36 +156,84 @@ def _text(raw: object) -> str:
 
 
 class SdkPlatform(Platform):
-    """Run jobs through a duck-typed SDK object.
+    """Run jobs through an SDK object.
 
     Args:
         sdk: The SDK object (see the module docstring for the methods it needs).
-        python: Interpreter named in the command line of ``python_script`` jobs.
+        python: Interpreter named in the command line of ``python_script`` jobs run through
+            ``create_job`` (inside the image for container SDKs).
+        job_kwargs: Keyword arguments given to every ``create_job``/``create_python_job`` call, as
+            the published runner forwards ``run(**platform_kwargs)`` (``mounts``, ``partition``,
+            ``gpu_ids``, ``shm_size``, ...). Names the SDK does not accept are refused here.
+        image: Image for ``python_script`` actions run through ``create_job`` (container SDKs),
+            when the skill names none.
     """
 
     name = "sdk"
 
-    def __init__(self, sdk: object | None = None, python: str = "python") -> None:
+    def __init__(
+        self,
+        sdk: object | None = None,
+        python: str = "python",
+        job_kwargs: dict[str, Any] | None = None,
+        image: str | None = None,
+    ) -> None:
         super().__init__()
         if sdk is None:
             raise PlatformError(
                 "the sdk platform needs an SDK object",
                 field="platform_sdk",
-                hint="pass platform_sdk=<object with " + ", ".join(REQUIRED_METHODS) + ">",
+                hint="pass platform_sdk=<object with " + ", ".join((*CREATE_METHODS, *REQUIRED_METHODS)) + ">",
             )
         missing = [m for m in REQUIRED_METHODS if not callable(getattr(sdk, m, None))]
+        if not any(callable(getattr(sdk, m, None)) for m in CREATE_METHODS):
+            missing.insert(0, " or ".join(CREATE_METHODS))
         if missing:
             raise PlatformError(
                 f"SDK object {type(sdk).__name__} lacks method(s): {', '.join(missing)}",
                 field="platform_sdk",
-                hint="it needs create_job(image, command, **kw), get_job_status(job_id), "
-                "get_job_logs(job_id) and cancel_job(job_id)",
+                hint="it needs create_job(image, command, **kw) or create_python_job(script, ...), "
+                "get_job_status(job_id), get_job_logs(job_id) and cancel_job(job_id)",
             )
         self.sdk = sdk
         self.python = python
-        self._accepts = _accepted_kwargs(sdk.create_job)  # type: ignore[attr-defined]
+        self.image = image
+        self.job_kwargs = dict(job_kwargs or {})
+        self._creators = {m: getattr(sdk, m) for m in CREATE_METHODS if callable(getattr(sdk, m, None))}
+        self._accepts = {m: _accepted_kwargs(f) for m, f in self._creators.items()}
+        self._check_job_kwargs()
         self._log_paths: dict[str, Path] = {}
         self._last_logs: dict[str, str] = {}
+
+    @property
+    def sdk_name(self) -> str:
+        return type(self.sdk).__name__
+
+    def _check_job_kwargs(self) -> None:
+        """Refuse a platform keyword no create method of this SDK takes, before any job is launched."""
+        accepted: set[str] = set()
+        for names in self._accepts.values():
+            if names is None:
+                return
+            accepted |= names
+        unknown = sorted(set(self.job_kwargs) - accepted)
+        if unknown:
+            raise PlatformError(
+                f"{self.sdk_name} does not accept {', '.join(unknown)}",
+                field=f"platform_kwargs.{unknown[0]}",
+                hint=f"{self.sdk_name} accepts: {', '.join(sorted(accepted - _OURS)) or 'nothing else'}",
+            )
+
+    def _method_for(self, job: JobRequest) -> str:
+        if job.python_script is not None and "create_python_job" in self._creators:
+            return "create_python_job"
+        if "create_job" in self._creators:
+            return "create_job"
+        raise PlatformError(
+            f"{self.sdk_name} runs only python_script actions; action {job.action!r} is a container command",
+            field="platform_sdk",
+            hint="use a container SDK (DockerSDK, SlurmSDK, KubernetesSDK, BrevSDK) for this model skill",
+        )
 
     def _command(self, job: JobRequest) -> str:
         if job.command is not None:
@@ -186,8 +244,55 @@ class SdkPlatform(Platform):
         cwd = job.python_script.cwd
         return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
 
-    def _create_kwargs(self, job: JobRequest) -> dict[str, object]:
-        kwargs: dict[str, object] = {
+    def _given(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Only what ``method`` takes by name (all of it when it takes ``**kwargs``); the user's keywords win."""
+        accepts = self._accepts[method]
+        out = {k: v for k, v in kwargs.items() if accepts is None or k in accepts}
+        return {**out, **self.job_kwargs}
+
+    def _tao_kwargs(self, method: str, job: JobRequest) -> dict[str, Any]:
+        """The TAO SDK's keywords, each given only to an SDK that names it."""
+        accepts = self._accepts[method] or set()
+        kwargs: dict[str, Any] = {}
+        if "gpu_count" in accepts:
+            kwargs["gpu_count"] = job.gpus
+        if "env_vars" in accepts and job.env:
+            kwargs["env_vars"] = dict(job.env)
+        if "num_nodes" in accepts and job.num_nodes != 1:
+            kwargs["num_nodes"] = job.num_nodes
+        if "mounts" in accepts and method == "create_job":
+            # Container SDKs see the job's folder (spec, results) and the skill at the same paths as here.
+            dirs = [job.workdir.resolve()]
+            if job.python_script is not None and job.python_script.cwd:
+                dirs.append(Path(job.python_script.cwd))
+            own = [{"source": str(d), "target": str(d), "mode": "rw" if i == 0 else "ro"} for i, d in enumerate(dirs)]
+            kwargs["mounts"] = own + list(self.job_kwargs.get("mounts") or [])
+        return kwargs
+
+    def _create(self, job: JobRequest) -> object:
+        method = self._method_for(job)
+        if method == "create_python_job":
+            assert job.python_script is not None
+            script = job.python_script
+            specs = yaml.safe_load(job.spec_path.read_text(encoding="utf-8")) if job.spec_path else {}
+            if job.spec_path is not None and job.spec_path.suffix == ".json":
+                specs = json.loads(job.spec_path.read_text(encoding="utf-8"))
+            kwargs = {
+                "script": script.script,
+                "specs": specs,
+                "config_format": script.config_format,
+                "script_args": script.arg_template if script.arg_template is not None else script.args,
+                "inputs": job.inputs or None,
+                "outputs": job.outputs or None,
+                "upload_excludes": list(job.upload_excludes),
+                "cwd": script.cwd,
+                "network_arch": job.network_arch,
+                "action": job.action,
+                **self._tao_kwargs(method, job),
+            }
+            return self._creators[method](**self._given(method, kwargs))
+        image = job.image or self.image
+        generic = {
             "name": job.name,
             "spec_path": None if job.spec_path is None else str(job.spec_path),
             "results_dir": str(job.results_dir),
@@ -195,23 +300,59 @@ class SdkPlatform(Platform):
             "gpus": job.gpus,
             "num_nodes": job.num_nodes,
         }
-        if self._accepts is None:
-            return kwargs
-        # Passthrough names are only given to an SDK that asks for them by name.
-        if "env_passthrough" in self._accepts:
-            kwargs["env_passthrough"] = list(job.env_passthrough)
-        return {k: v for k, v in kwargs.items() if k in self._accepts}
+        accepts = self._accepts[method]
+        if accepts is not None:
+            # Passthrough names are only given to an SDK that asks for them by name.
+            if "env_passthrough" in accepts:
+                generic["env_passthrough"] = list(job.env_passthrough)
+            generic = {k: v for k, v in generic.items() if k in accepts}
+            generic |= self._tao_kwargs(method, job)
+        kwargs = {**generic, **self.job_kwargs}
+        if "mounts" in generic:
+            kwargs["mounts"] = generic["mounts"]  # ours plus the user's, already merged
+        return self._creators[method](image, self._command(job), **kwargs)
 
     def _submit(self, job: JobRequest) -> str:
         try:
-            result = self.sdk.create_job(job.image, self._command(job), **self._create_kwargs(job))  # type: ignore[attr-defined]
+            result = self._create(job)
         except PlatformError:
             raise
         except Exception as exc:
-            raise PlatformError(f"SDK create_job failed for {job.name!r}: {exc}", field="platform") from exc
+            raise PlatformError(f"SDK {self.sdk_name} could not start {job.name!r}: {exc}", field="platform") from exc
         job_id = _job_id(result)
         self._log_paths[job_id] = job.log_path
+        self._link_results(job, job_id, result)
         return job_id
+
+    def _link_results(self, job: JobRequest, job_id: str, result: object) -> None:
+        """Make the SDK's results readable at the job's results dir, where the runner reads them.
+
+        Only when the SDK routed the results key into its own folder (it is a declared output) and
+        that folder is on this machine; otherwise the job wrote into ``results_dir`` itself.
+        """
+        if job.results_key not in job.outputs:
+            return
+        where = _field(result, ("local_results_dir", "results_dir")) or self._results_dir(job_id)
+        if not where or "://" in str(where) or not Path(str(where)).is_dir():
+            return
+        target = Path(str(where)).resolve()
+        link = job.results_dir
+        if link.is_symlink():
+            link.unlink()
+        elif link.is_dir() and not any(link.iterdir()):
+            link.rmdir()
+        else:
+            return
+        link.symlink_to(target, target_is_directory=True)
+
+    def _results_dir(self, job_id: str) -> str | None:
+        getter = getattr(self.sdk, "get_job_results_dir", None)
+        if not callable(getter):
+            return None
+        try:
+            return str(getter(job_id) or "") or None
+        except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; no results dir then
+            return None
 
     def _status(self, job_id: str) -> JobStatus:
         try:
@@ -240,6 +381,27 @@ class SdkPlatform(Platform):
                 return
             raise PlatformError(f"SDK cancel_job failed for {job_id!r}: {exc}", field="platform") from exc
 
+    def checkpoints(self, job_id: str) -> list[str]:
+        """``get_checkpoints`` of the SDK, made absolute against its results dir when they are relative."""
+        getter = getattr(self.sdk, "get_checkpoints", None)
+        if not callable(getter):
+            return []
+        try:
+            found = [str(c) for c in getter(job_id) or []]
+        except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; no checkpoints then
+            return []
+        root = self._results_dir(job_id)
+        return [c if "://" in c or Path(c).is_absolute() or not root else f"{root.rstrip('/')}/{c}" for c in found]
+
+    def delete_artifacts(self, job_id: str) -> bool:
+        deleter = getattr(self.sdk, "delete_job_artifacts", None)
+        if not callable(deleter):
+            return False
+        try:
+            return bool(deleter(job_id))
+        except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; the artifacts stay
+            return False
+
     def find_job(self, name: str) -> str | None:
         finder = getattr(self.sdk, "find_job", None)
         if not callable(finder):
@@ -262,6 +424,12 @@ class SdkPlatform(Platform):
             if analysis is not None and analysis.category is not FailureCategory.UNKNOWN:
                 return analysis
         return classify_failure(status, self.logs(job_id, tail=200))
+
+
+#: Keywords this adapter fills itself; not offered to users as platform keywords.
+_OURS = frozenset(
+    {"script", "specs", "config_format", "script_args", "cwd", "network_arch", "action", "image", "command"}
+)
 
 
 def _to_analysis(raw: object, status: JobStatus) -> FailureAnalysis | None:
