@@ -505,6 +505,52 @@ class Report:
         return self.lines
 
 
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def published_runner_section() -> list[str]:
+    """The side-by-side table of ``benchmarks/published_runner.py`` (empty until it has run)."""
+    path = RESULTS / "published_runner.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    lines = [
+        "## Side by side with the published runner (`nvidia-tao-automl` 7.2.0)",
+        "",
+        "`make bench-published` (`benchmarks/published_runner.py`). The same skill, the same real",
+        "`tao_sdk.VirtualEnvSDK` (jobs run by `.venv`'s interpreter), the same published calls and",
+        f"settings (bayesian, no baseline, no final evaluation, poll every {data['poll_interval']} s,",
+        f"`gpu_count=0`), seeds {', '.join(map(str, data['seeds']))}, one side after the other. Ours runs",
+        f"{data['our_concurrency']} jobs at a time (one per core); the published runner runs one at a time.",
+        "Medians over seeds; controller time is the orchestrator's own CPU seconds per recommendation.",
+        "Target: our wall time at most 0.7x the peer's at an equal or better best metric.",
+        "",
+        "| skill | recs | runner | wall (s) | controller CPU / rec (s) | best metric | failed | wall ratio | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case in data["cases"]:
+        ours, peer = case["ours"], case["peer"]
+        ratio = ours["wall_s"] / peer["wall_s"] if ours["wall_s"] and peer["wall_s"] else None
+        met = (
+            ratio is not None
+            and ratio <= 0.7
+            and ours["best"] is not None
+            and peer["best"] is not None
+            and ours["best"] >= peer["best"]
+        )
+        for side, label, row in (("peer", "nvidia-tao-automl 7.2.0", peer), ("ours", "tao-automl (ours)", ours)):
+            tail = f"{_fmt(ratio, 2)} | {'met' if met else 'not met'}" if side == "ours" else " | "
+            lines.append(
+                f"| {case['name']} | {case['recommendations']} | {label} | {_fmt(row['wall_s'], 1)} | "
+                f"{_fmt(row['controller_cpu_s_per_rec'], 3)} | {_fmt(row['best'], 4)} | {row['failed']} | {tail} |"
+            )
+        for side in ("peer", "ours"):
+            for err in case[side]["errors"]:
+                lines.append(f"| {case['name']} | | {side} error | {err.splitlines()[-1][:160]} | | | | | |")
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plan", default="ci", help="the plan just run; every plan with results is rendered")
@@ -529,6 +575,7 @@ def main() -> None:
     ]
     for plan in plans:
         lines += Report(plan).render()
+    lines += published_runner_section()
     problems = all_problems()
     lines += [
         "## Problems",

@@ -37,6 +37,7 @@ from digits_common import (
 )
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+CHECKPOINT_INTERVAL_UNITS = ("epoch",)  # train.checkpoint_interval counts epochs
 RESUME_KEY = "train.resume_training_checkpoint_path"
 VAL_BATCH_SIZE = 256
 
@@ -66,6 +67,12 @@ class TrainConfig:
         if not isinstance(optimizer, str) or optimizer.lower() not in OPTIMIZERS:
             raise SpecError(
                 f"invalid configuration: train.optim.optimizer={optimizer!r} is not one of {', '.join(OPTIMIZERS)}"
+            )
+        unit = get(spec, "train.checkpoint_interval_unit", "epoch")
+        if unit not in CHECKPOINT_INTERVAL_UNITS:
+            raise SpecError(
+                f"invalid configuration: train.checkpoint_interval_unit={unit!r} is not one of "
+                f"{', '.join(CHECKPOINT_INTERVAL_UNITS)}"
             )
         resume_path = get(spec, RESUME_KEY, "")
         if not isinstance(resume_path, str):
