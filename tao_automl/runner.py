@@ -890,6 +890,13 @@ class AutoMLRunner(EvaluationMixin):
 
     def _record_failure(self, rec_id: int, role: str, reason: str, failure_class: str) -> None:
         assert self.store is not None
+        if role == "final_eval":
+            return  # the final evaluation reports its own outcome; the recommendation it measures is final
+        measured = (self.store.meta("baseline") or {}).get("source") == "default_config"
+        if role == "baseline_eval" and measured:
+            # the baseline's training metric stands; only the evaluate step of its checkpoint failed
+            self._set_baseline(eval_error=reason)
+            return
         if role in ("baseline_train", "baseline_eval"):
             self._set_baseline(status="failure", reason=reason, failure_class=failure_class)
             if role == "baseline_train":

@@ -271,21 +271,22 @@ class ModelSkill:
     def override_action(
         self, action: str, *, image: str | None = None, execution: dict[str, Any] | None = None
     ) -> None:
-        """Replace an action's image or ``execution`` block for one run (``run(image=, execution=)``)."""
-        if image is None and execution is None:
+        """For one run (``run(image=, execution=)``): the image of every action (the baseline and final
+        evaluations run in it too), and the ``execution`` block of ``action``."""
+        if image is not None:
+            self.info.container_image = image
+            for name, info in self.info.actions.items():
+                self.info.actions[name] = info.model_copy(update={"container_image": image})
+        if execution is None:
             return
         current = self.action(action)
-        update: dict[str, Any] = {}
-        if image is not None:
-            update["container_image"] = image
-        if execution is not None:
-            try:
-                update["execution"] = Execution.model_validate(execution)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                where = ".".join(str(p) for p in err["loc"])
-                raise SkillError(err["msg"], field=f"execution.{where}" if where else "execution") from None
-        self.info.actions[action] = current.model_copy(update=update)
+        try:
+            parsed = Execution.model_validate(execution)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise SkillError(err["msg"], field=f"execution.{where}" if where else "execution") from None
+        self.info.actions[action] = current.model_copy(update={"execution": parsed})
 
     def image(self, action: str = "train") -> str | None:
         """Container image for ``action``: the action's own, else the skill's."""

@@ -133,6 +133,52 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def host_path_mounts(job: JobRequest) -> list[BindMount]:
+    """Bind mounts that show the job its files at their host paths.
+
+    Read-write: the common parent of workdir, results dir and log dir when it is specific
+    enough (at least two levels below ``/`` and not a system dir), else each of the three.
+    Read-only: the spec and the script's directory (unless ``/`` or a system dir), and existing
+    absolute paths at least two levels deep named in the spec or the command (checkpoints of
+    other jobs, datasets), minus anything already covered.
+    """
+    rw = [job.workdir, job.results_dir, job.log_path.parent]
+    common = Path(os.path.commonpath([str(p) for p in rw]))
+    if _auto_mountable(common) and common != Path.home() and common not in Path.home().parents:
+        rw = [common]
+    rw = [p for p in set(rw) if not any(p != q and _under(p, q) for q in rw)]
+    needed: list[Path] = []  # the job cannot run without these: mounted unless `/` or a system dir
+    found: list[Path] = []  # named somewhere: mounted when specific enough
+    if job.spec_path is not None:
+        needed.append(job.spec_path)
+        found += _spec_paths(job.spec_path)
+    if job.python_script is not None:
+        cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
+        needed += [cwd, (cwd / job.python_script.script).parent]
+    for token in (job.command or []) + (job.python_script.args if job.python_script else []):
+        if token.startswith("/"):
+            found.append(Path(token))
+    mounts = [BindMount(source=p, target=p, read_only=False) for p in sorted(rw)]
+    covered = list(rw)
+    candidates = [(Path(os.path.normpath(p)), True) for p in needed]
+    candidates += [(Path(os.path.normpath(p)), False) for p in found]
+    for path, required in sorted(candidates, key=lambda c: (len(c[0].parts), not c[1])):
+        allowed = _auto_mountable(path) or (required and len(path.parts) > 1 and not _system(path))
+        if not allowed or not path.exists() or any(_under(path, c) for c in covered):
+            continue
+        mounts.append(BindMount(source=path, target=path, read_only=True))
+        covered.append(path)
+    return mounts
+
+
+def _spec_paths(spec_path: Path) -> list[Path]:
+    try:
+        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return []
+    return [Path(s) for s in _strings(spec) if s.startswith("/") and "\n" not in s]
+
+
 class DockerPlatform(Platform):
     """Jobs are containers on a Docker engine, driven through the ``docker`` CLI.
 
@@ -533,50 +579,9 @@ class DockerPlatform(Platform):
         return busy
 
     def job_mounts(self, job: JobRequest) -> list[BindMount]:
-        """Bind mounts that show the job its files at their host paths.
+        """:func:`host_path_mounts` of the job, then the platform's ``mounts`` option as given."""
+        return host_path_mounts(job) + self.mounts
 
-        Read-write: the common parent of workdir, results dir and log dir when it is specific
-        enough (at least two levels below ``/`` and not a system dir), else each of the three.
-        Read-only: the spec and the script's directory (unless ``/`` or a system dir), and existing
-        absolute paths at least two levels deep named in the spec or the command (checkpoints of
-        other jobs, datasets), minus anything already covered.
-        The platform's ``mounts`` option is added as given.
-        """
-        rw = [job.workdir, job.results_dir, job.log_path.parent]
-        common = Path(os.path.commonpath([str(p) for p in rw]))
-        if _auto_mountable(common) and common != Path.home() and common not in Path.home().parents:
-            rw = [common]
-        rw = [p for p in set(rw) if not any(p != q and _under(p, q) for q in rw)]
-        needed: list[Path] = []  # the job cannot run without these: mounted unless `/` or a system dir
-        found: list[Path] = []  # named somewhere: mounted when specific enough
-        if job.spec_path is not None:
-            needed.append(job.spec_path)
-            found += self._spec_paths(job.spec_path)
-        if job.python_script is not None:
-            cwd = job.workdir / job.python_script.cwd if job.python_script.cwd else job.workdir
-            needed += [cwd, (cwd / job.python_script.script).parent]
-        for token in (job.command or []) + (job.python_script.args if job.python_script else []):
-            if token.startswith("/"):
-                found.append(Path(token))
-        mounts = [BindMount(source=p, target=p, read_only=False) for p in sorted(rw)]
-        covered = list(rw)
-        candidates = [(Path(os.path.normpath(p)), True) for p in needed]
-        candidates += [(Path(os.path.normpath(p)), False) for p in found]
-        for path, required in sorted(candidates, key=lambda c: (len(c[0].parts), not c[1])):
-            allowed = _auto_mountable(path) or (required and len(path.parts) > 1 and not _system(path))
-            if not allowed or not path.exists() or any(_under(path, c) for c in covered):
-                continue
-            mounts.append(BindMount(source=path, target=path, read_only=True))
-            covered.append(path)
-        return mounts + self.mounts
-
-    @staticmethod
-    def _spec_paths(spec_path: Path) -> list[Path]:
-        try:
-            spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            return []
-        return [Path(s) for s in _strings(spec) if s.startswith("/") and "\n" not in s]
 
     # ---- lookup ---------------------------------------------------------------------------
 

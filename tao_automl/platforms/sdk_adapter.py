@@ -25,6 +25,7 @@ import yaml
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform
+from tao_automl.platforms.docker import host_path_mounts
 from tao_automl.platforms.failures import (
     RETRYABLE,
     FailureAnalysis,
@@ -115,14 +116,31 @@ def parse_status(raw: object) -> JobStatus:
         exit_code = None
     key = _state_key(value) if isinstance(value, str) else ""
     text = redact(str(message)) if message else ""
+    state = parse_state(value) if value is not None else parse_state(raw)
+    if exit_code is None:
+        exit_code = _exit_code_in(text, state)
     if key in _PREEMPT_WORDS and "preempt" not in text.lower():
         text = f"preempted{': ' + text if text else ''}"
     return JobStatus(
-        state=parse_state(value) if value is not None else parse_state(raw),
+        state=state,
         exit_code=exit_code,
         message=text,
         infra_failure=bool(_field(raw, ("infra_failure",))) or key in _INFRA_WORDS,
     )
+
+
+_EXIT_RE = re.compile(r"exit(?:ed)?(?: with)?(?: exit)? code[:= ]+(-?\d+)", re.IGNORECASE)
+_SIGNAL_RE = re.compile(r"(?:terminated|killed) by signal (\d+)", re.IGNORECASE)
+
+
+def _exit_code_in(message: str, state: JobState) -> int | None:
+    """The exit code an SDK states only in words ("Docker container exited with code 3",
+    "Process terminated by signal 9": 128 + 9, as a shell reports it); 0 for a completed job."""
+    if m := _EXIT_RE.search(message):
+        return int(m.group(1))
+    if m := _SIGNAL_RE.search(message):
+        return 128 + int(m.group(1))
+    return 0 if state is JobState.COMPLETE else None
 
 
 def _accepted_kwargs(func: Callable[..., object]) -> set[str] | None:
@@ -204,6 +222,7 @@ class SdkPlatform(Platform):
         self._check_job_kwargs()
         self._log_paths: dict[str, Path] = {}
         self._last_logs: dict[str, str] = {}
+        self._exit_codes: dict[str, int] = {}
 
     @property
     def sdk_name(self) -> str:
@@ -237,12 +256,19 @@ class SdkPlatform(Platform):
 
     def _command(self, job: JobRequest) -> str:
         if job.command is not None:
-            return shlex.join(job.command)
-        if job.python_script is None:
+            line = shlex.join(job.command)
+        elif job.python_script is not None:
+            line = shlex.join([self.python, job.python_script.script, *job.python_script.args])
+            if job.python_script.cwd:
+                line = f"cd {shlex.quote(job.python_script.cwd)} && {line}"
+        else:
             raise PlatformError(f"job {job.name!r} has neither command nor python_script", field="command")
-        line = shlex.join([self.python, job.python_script.script, *job.python_script.args])
-        cwd = job.python_script.cwd
-        return f"cd {shlex.quote(cwd)} && {line}" if cwd else line
+        if type(self.sdk).__module__.startswith("tao_sdk."):
+            # The TAO SDK's containers run ``/bin/bash -c <command>`` as PID 1 with no init, and PID 1 ignores
+            # SIGTERM: a cancel would wait out docker's 10 s stop timeout. The shell forwards it instead and
+            # keeps the job's own exit code.
+            line = f"trap 'kill -TERM $c 2>/dev/null; wait $c; exit 143' TERM; {line} & c=$!; wait $c; rc=$?; exit $rc"
+        return line
 
     def _given(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         """Only what ``method`` takes by name (all of it when it takes ``**kwargs``); the user's keywords win."""
@@ -261,11 +287,12 @@ class SdkPlatform(Platform):
         if "num_nodes" in accepts and job.num_nodes != 1:
             kwargs["num_nodes"] = job.num_nodes
         if "mounts" in accepts and method == "create_job":
-            # Container SDKs see the job's folder (spec, results) and the skill at the same paths as here.
-            dirs = [job.workdir.resolve()]
-            if job.python_script is not None and job.python_script.cwd:
-                dirs.append(Path(job.python_script.cwd))
-            own = [{"source": str(d), "target": str(d), "mode": "rw" if i == 0 else "ro"} for i, d in enumerate(dirs)]
+            # Container SDKs see the job's folder (spec, results), the script and the paths the spec names
+            # at the same paths as here: the same plan as our own docker platform.
+            own = [
+                {"source": str(m.source), "target": str(m.target), "mode": "ro" if m.read_only else "rw"}
+                for m in host_path_mounts(job)
+            ]
             kwargs["mounts"] = own + list(self.job_kwargs.get("mounts") or [])
         return kwargs
 
@@ -360,7 +387,14 @@ class SdkPlatform(Platform):
         except Exception as exc:  # noqa: BLE001 - a foreign SDK may raise anything; reported as UNKNOWN/PlatformError
             # A transient API error or an id the SDK does not know: never guess a terminal state.
             return JobStatus(state=JobState.UNKNOWN, message=redact(f"get_job_status failed: {exc}"))
-        return parse_status(raw)
+        status = parse_status(raw)
+        # SDKs state the exit code once, when they first see the end ("exited with code 3"), and later
+        # answer from their store ("Terminal status Error was confirmed"): keep the first.
+        if status.state.terminal and status.exit_code is not None:
+            self._exit_codes.setdefault(job_id, status.exit_code)
+        elif status.state.terminal and job_id in self._exit_codes:
+            status = status.model_copy(update={"exit_code": self._exit_codes[job_id]})
+        return status
 
     def _read_logs(self, job_id: str) -> str:
         try:
