@@ -1020,7 +1020,7 @@ class AutoMLRunner(EvaluationMixin):
         """Re-attach running jobs, relaunch never-submitted ones, and replay history into the algorithm."""
         assert self.store is not None and self.platform is not None and self.workspace is not None
         self.store.event("resumed")
-        can_find = type(self.platform).find_job is not Platform.find_job
+        can_find = self.platform.can_find_jobs
         for job in self.store.jobs(open_only=True):
             job_id = job["job_id"]
             if job_id is None:

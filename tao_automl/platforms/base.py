@@ -199,6 +199,11 @@ class Platform(ABC):
         """Called on resume: True when the platform still knows ``job_id`` (it may have finished)."""
         return self.status(job_id).state is not JobState.UNKNOWN
 
+    @property
+    def can_find_jobs(self) -> bool:
+        """Whether :meth:`find_job` can look a job up (else a job with no recorded id is lost, never relaunched)."""
+        return type(self).find_job is not Platform.find_job
+
     def find_job(self, name: str) -> str | None:
         """Return the job id submitted under ``name`` if the platform can look it up, else None.
 

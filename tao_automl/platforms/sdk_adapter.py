@@ -436,6 +436,10 @@ class SdkPlatform(Platform):
         except Exception:  # noqa: BLE001 - a foreign SDK may raise anything; the artifacts stay
             return False
 
+    @property
+    def can_find_jobs(self) -> bool:
+        return callable(getattr(self.sdk, "find_job", None))
+
     def find_job(self, name: str) -> str | None:
         finder = getattr(self.sdk, "find_job", None)
         if not callable(finder):
