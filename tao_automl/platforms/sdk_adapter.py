@@ -17,6 +17,7 @@ import inspect
 import json
 import re
 import shlex
+import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -301,9 +302,7 @@ class SdkPlatform(Platform):
         if method == "create_python_job":
             assert job.python_script is not None
             script = job.python_script
-            specs = yaml.safe_load(job.spec_path.read_text(encoding="utf-8")) if job.spec_path else {}
-            if job.spec_path is not None and job.spec_path.suffix == ".json":
-                specs = json.loads(job.spec_path.read_text(encoding="utf-8"))
+            specs = _read_spec(job.spec_path)
             kwargs = {
                 "script": script.script,
                 "specs": specs,
@@ -462,6 +461,18 @@ class SdkPlatform(Platform):
             if analysis is not None and analysis.category is not FailureCategory.UNKNOWN:
                 return analysis
         return classify_failure(status, self.logs(job_id, tail=200))
+
+
+def _read_spec(path: Path | None) -> dict[str, Any]:
+    """The spec the runner wrote (JSON or YAML; TOML is read as its nested dict), for an SDK that writes its own."""
+    if path is None:
+        return {}
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return json.loads(text)
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    return yaml.safe_load(text) or {}
 
 
 #: Keywords this adapter fills itself; not offered to users as platform keywords.
