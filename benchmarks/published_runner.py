@@ -11,6 +11,11 @@ seeds from ``hash(session_id)``); the peer's process starts outside this checkou
 ``import tao_automl`` is the published package. Results: ``benchmarks/results/published_runner.json``;
 ``benchmarks/harness/render.py`` puts the table into ``docs/benchmarks.md``.
 
+Before the runs, every model skill this project ships (``skills/models/*``) is put through the
+published runner's own loader and validator (``tao_automl.runner.validate_skill_runtime``, in the
+peer's interpreter): skills we ship must be valid skill-bank skills for any runner of the bank.
+``--validity-only`` refreshes just that part of the results.
+
 Measured per run: wall time of ``run()``, the orchestrator's own CPU seconds per recommendation
 (``RUSAGE_SELF``: jobs are other processes), the best metric, and failed recommendations.
 """
@@ -122,6 +127,31 @@ def run_side(side: str, python: Path, case: Case, seed: int, job_venv: Path) -> 
         return json.loads(lines[-1])
 
 
+VALIDATE = (
+    "import json, sys\n"
+    "from tao_automl.runner import validate_skill_runtime\n"
+    "print(json.dumps(validate_skill_runtime(sys.argv[1], 'train')))\n"
+)
+
+
+def shipped_skill_validity(peer_python: Path) -> list[dict[str, Any]]:
+    """Each shipped model skill loaded and validated by the published runner (no jobs: TAO skills need TAO images)."""
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="peer-validate-") as tmp:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        for skill in sorted((ROOT / "skills" / "models").iterdir()):
+            if not (skill / "references" / "skill_info.yaml").is_file():
+                continue
+            proc = subprocess.run([str(peer_python), "-c", VALIDATE, str(skill)], cwd=tmp, env=env,
+                                  capture_output=True, text=True)  # fmt: skip
+            lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+            ok = proc.returncode == 0 and bool(lines)
+            rows.append({"skill": f"skills/models/{skill.name}", "valid": ok,
+                         "detail": json.loads(lines[-1]) if ok else (proc.stderr or proc.stdout).strip()[-400:]})  # fmt: skip
+            print(f"published validator on {skill.name}: {'valid' if ok else 'REFUSED'}", flush=True)
+    return rows
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     def med(key: str) -> float | None:
         values = [r[key] for r in rows if r.get(key) is not None]
@@ -151,13 +181,21 @@ def main() -> None:
     parser.add_argument("--product-python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--peer-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
     parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
+    parser.add_argument("--validity-only", action="store_true", help="re-check only the shipped skills' validity")
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
+    validity = shipped_skill_validity(Path(args.peer_python))
+    if args.validity_only:
+        report = json.loads(OUT.read_text()) if OUT.is_file() else {"cases": []}
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(json.dumps({**report, "shipped_skills": validity}, indent=2) + "\n")
+        print(f"wrote {OUT}")
+        return
     job_venv = Path(args.product_python).parent.parent
     report: dict[str, Any] = {"seeds": args.seeds, "poll_interval": POLL, "our_concurrency": OUR_CONCURRENCY,
-                              "cases": []}  # fmt: skip
+                              "shipped_skills": validity, "cases": []}  # fmt: skip
     for case in CASES:
         runs: dict[str, list[dict[str, Any]]] = {"ours": [], "peer": []}
         for seed in args.seeds:

@@ -548,7 +548,29 @@ def published_runner_section() -> list[str]:
         for side in ("peer", "ours"):
             for err in case[side]["errors"]:
                 lines.append(f"| {case['name']} | | {side} error | {err.splitlines()[-1][:160]} | | | | | |")
+    lines += _shipped_skills_lines(data.get("shipped_skills") or [])
     return [*lines, ""]
+
+
+def _shipped_skills_lines(rows: list[dict]) -> list[str]:
+    """Shipped model skills as the published runner's own validator sees them."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Every model skill this project ships, loaded and validated by the published runner",
+        "(`tao_automl.runner.validate_skill_runtime`, train action). Only digits-cnn runs jobs here: the",
+        "TAO skills need NVIDIA TAO container images and GPUs.",
+        "",
+        "| shipped skill | published validator | schema keys it reads |",
+        "|---|---|---|",
+    ]
+    for row in rows:
+        detail = row["detail"]
+        count = detail.get("parameter_count", "—") if isinstance(detail, dict) else "—"
+        verdict = "valid" if row["valid"] else f"refused: {str(detail).splitlines()[-1][:120]}"
+        lines.append(f"| {row['skill']} | {verdict} | {count} |")
+    return lines
 
 
 def main() -> None:
