@@ -146,8 +146,8 @@ def shipped_skill_validity(peer_python: Path) -> list[dict[str, Any]]:
                                   capture_output=True, text=True)  # fmt: skip
             lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
             ok = proc.returncode == 0 and bool(lines)
-            rows.append({"skill": f"skills/models/{skill.name}", "valid": ok,
-                         "detail": json.loads(lines[-1]) if ok else (proc.stderr or proc.stdout).strip()[-400:]})  # fmt: skip
+            detail = json.loads(lines[-1]) if ok else (proc.stderr or proc.stdout).strip()[-400:]
+            rows.append({"skill": f"skills/models/{skill.name}", "valid": ok, "detail": detail})
             print(f"published validator on {skill.name}: {'valid' if ok else 'REFUSED'}", flush=True)
     return rows
 
