@@ -19,10 +19,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The official TypeScript MCP client the tests drive the server with (pinned: tests/mcp_ts/package-lock.json).
+TS_STAMP := tests/mcp_ts/node_modules/.installed
+
+$(TS_STAMP): tests/mcp_ts/package-lock.json
+	scripts/ci/node-local.sh install
+	touch $(TS_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/tao-automl demo
 
-test: $(STAMP)
+test: $(STAMP) $(TS_STAMP)
 	$(VENV)/bin/ruff check tao_automl server scripts tests benchmarks skills
 	$(PY) -m pytest -q
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,11 +54,14 @@ from tao_automl.redaction import redact
 
 logger = logging.getLogger(__name__)
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
 INSTRUCTIONS = """AutoML / hyperparameter optimisation for NVIDIA TAO networks, with enforced gates.
 Order: preflight_check -> resolve_image (show the image to the user) -> run_baseline_eval -> estimate_budget
 (show the review markdown to the user) -> launch_automl(review_id, confirmed=true) only after the user approved
-that review -> job_status until complete -> summarize_results. A refused call returns {"error": {gate, reason,
-fix}}: do what fix says. Credentials are never passed to tools; export them before starting the server."""
+that review -> job_status until complete -> summarize_results. A refused call is an error result whose text says
+"refused by gate '<gate>': <reason>. Fix: <fix>" and then gives {"error": {gate, reason, fix, field, details}} as
+JSON: do what fix says. Credentials are never passed to tools; export them before starting the server."""
 
 
 class _RawArguments(ArgModelBase):
@@ -70,20 +74,41 @@ class _RawArguments(ArgModelBase):
 
 
 def _error(refusal: Refusal) -> CallToolResult:
-    payload = ErrorResult(error=refusal).model_dump(mode="json")
+    """A refusal as an error result with no structured content.
+
+    The MCP specification requires structured content to conform to the tool's declared
+    ``outputSchema``, and validating clients (the official TypeScript SDK) check it on error
+    results too, so a refusal shape there is rejected as a protocol error and the agent never sees
+    the gate. Widening every output schema to a union with the refusal would instead blur the
+    success contract that typed clients generate code from. So the refusal travels as text: a
+    sentence for a person, then the same facts as JSON (``ErrorResult``) for a program.
+    """
     text = f"refused by gate '{refusal.gate}': {refusal.reason}. Fix: {refusal.fix}"
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=payload, is_error=True)
+    payload = ErrorResult(error=refusal).model_dump_json()
+    return CallToolResult(
+        content=[TextContent(type="text", text=text), TextContent(type="text", text=payload)], is_error=True
+    )
+
+
+#: Longest argument name echoed in a refusal: a caller's key can be megabytes (or a pasted secret).
+_MAX_NAME = 80
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """An error location fit to echo: redacted (a key can be a pasted secret) and bounded in length."""
+    text = redact(".".join(str(p) for p in loc))
+    return text if len(text) <= _MAX_NAME else text[:_MAX_NAME] + "..."
 
 
 def _input_error(exc: ValidationError) -> Refusal:
     """A pydantic error as a refusal; only locations and messages, never the rejected values."""
-    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:10]]
+    problems = [f"{_location(e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:10]]
     first = exc.errors()[0] if exc.errors() else {"loc": ()}
     return Refusal(
         gate=Gate.INPUT,
         reason="; ".join(problems),
         fix="correct the named argument(s); the tool's input schema lists every argument, its type and bounds",
-        field=".".join(str(p) for p in first["loc"]) or None,
+        field=_location(first["loc"]) or None,
         details={"errors": len(exc.errors())},
     )
 
@@ -244,12 +269,36 @@ def build_server(state_dir: str | Path | None = None) -> MCPServer[ServerContext
     return MCPServer("tao-automl", instructions=INSTRUCTIONS, lifespan=lifespan, tools=tools, log_level="WARNING")
 
 
+def _http_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``PORT`` (loopback) for ``--http``."""
+    host, _, port = value.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"--http: expected HOST:PORT or PORT (1-65535), got {value!r}")
+    return host, int(port)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``tao-automl-mcp``: serve over stdio."""
+    """``tao-automl-mcp``: serve over stdio, or over streamable HTTP with ``--http``."""
     parser = argparse.ArgumentParser(prog="tao-automl-mcp", description=__doc__.splitlines()[0])
     parser.add_argument("--state-dir", help="plans, reviews and runs (default $TAO_AUTOML_MCP_STATE or ~/.cache/...)")
+    parser.add_argument(
+        "--http",
+        metavar="[HOST:]PORT",
+        type=_http_address,
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1; the "
+        "server checks Host/Origin headers against loopback names when bound to loopback)",
+    )
     args = parser.parse_args(argv)
-    build_server(args.state_dir).run("stdio")
+    server = build_server(args.state_dir)
+    if args.http is None:
+        server.run("stdio")
+        return 0
+    host, port = args.http
+    if host not in LOOPBACK:
+        logger.warning("serving MCP on %s: reachable from other machines; the tools start jobs", host)
+    print(f"tao-automl-mcp: streamable HTTP on http://{host}:{port}/mcp", file=sys.stderr, flush=True)
+    server.run("streamable-http", host=host, port=port)
     return 0
 
 

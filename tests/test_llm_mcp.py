@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client
 from services.llm_server import ScriptedLLM, cooperative, status
+from services.mcp_clients import ToolCaller, connect
 from test_mcp_server import QUADRATIC, ok, ready_plan, review
 
-from server.app import build_server
 
-
-async def _launch_and_wait(client: Client, root: Path, settings: dict[str, Any]) -> dict[str, Any]:
+async def _launch_and_wait(client: ToolCaller, root: Path, settings: dict[str, Any]) -> dict[str, Any]:
     pid = await ready_plan(client, root, skill=QUADRATIC)
     rv = await review(client, pid, algorithm="llm", settings=settings)
     assert rv["launchable"] and rv["first_batch"] == []  # the LLM is not asked before launch
@@ -38,7 +36,7 @@ async def _launch_and_wait(client: Client, root: Path, settings: dict[str, Any])
 async def test_job_status_reports_llm_health_and_llm_blocked(tmp_path: Path, llm_server: ScriptedLLM) -> None:
     base = {"automl_max_recommendations": 2, "automl_max_concurrent": 1, "automl_seed": 7,
             "llm_endpoint": llm_server.url, "llm_model": "scripted"}  # fmt: skip
-    async with Client(build_server(tmp_path / "state")) as client:
+    async with connect("py-memory", tmp_path / "state", tmp_path) as client:
         llm_server.default = cooperative
         done = await _launch_and_wait(client, tmp_path / "ok", base)
         assert done["state"] == "complete", done

@@ -1,10 +1,13 @@
-"""The MCP server through the official client: the gated flow on the demo network, every gate, fuzzing.
+"""The MCP server through the official clients: the gated flow on the demo network, every gate, fuzzing.
 
 The whole flow (preflight -> image -> baseline -> review -> launch -> status -> summary) runs for
-real on ``skills/models/digits-cnn`` twice: in memory (``mcp.Client(server)``) and over stdio with
-the ``tao-automl-mcp`` console script as a subprocess. Each gate has a test that tries to skip it.
-The review's wall-time estimate is compared with the measured wall time of the same run and both
-are printed (``pytest -s``) for the issue note.
+real on ``skills/models/digits-cnn`` with each official client over each transport: the Python
+client in memory, over stdio and over streamable HTTP, and the TypeScript client over stdio and
+streamable HTTP (``tests/services/mcp_clients.py``). Each gate has a test that tries to skip it,
+run with the Python and the TypeScript client; the TypeScript client validates every structured
+result against the tool's output schema, so a refusal must show its gate, reason and fix within
+the protocol. The review's wall-time estimate is compared with the measured wall time of the same
+run and both are printed (``pytest -s``) for the issue note.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import asyncio
 import json
 import os
 import shutil
-import sys
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +26,22 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mcp import Client, StdioServerParameters
+from mcp import Client
+from services.mcp_clients import (
+    CONSOLE_SCRIPT,
+    Outcome,
+    PythonCaller,
+    ToolCaller,
+    TypeScriptBridge,
+    TypeScriptCaller,
+    connect,
+)
 
 from server.app import build_server
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "skills" / "models" / "digits-cnn"
 QUADRATIC = ROOT / "tests" / "fixtures" / "skills" / "quadratic"  # jobs of milliseconds
-CONSOLE_SCRIPT = Path(sys.executable).parent / "tao-automl-mcp"
 OVERRIDES = {"train.num_epochs": 2, "dataset.train_fraction": 0.3}
 SETTINGS = {"automl_max_recommendations": 2, "automl_max_concurrent": 2, "automl_seed": 7}
 TOOLS = {
@@ -43,27 +55,69 @@ TOOLS = {
 }
 
 
-async def ok(client: Client, tool: str, **args: Any) -> dict[str, Any]:
-    """Call a tool that must succeed; its structured content."""
-    result = await client.call_tool(tool, args)
-    assert not result.is_error, f"{tool} refused: {result.structured_content or result.content}"
-    assert result.structured_content is not None
-    return result.structured_content
+#: Clients every gate test runs with: the Python client in memory, the TypeScript client over stdio.
+GATE_CLIENTS = pytest.mark.parametrize("kind", ["py-memory", "ts-stdio"])
 
 
-async def refused(client: Client, tool: str, gate: str, **args: Any) -> dict[str, Any]:
-    """Call a tool that must refuse through ``gate``; the refusal (gate, reason, fix)."""
-    result = await client.call_tool(tool, args)
-    assert result.is_error, f"{tool} was not refused: {result.structured_content}"
-    error = (result.structured_content or {})["error"]
+@pytest.fixture(scope="module")
+def ts_bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TypeScriptBridge]:
+    """One TypeScript client on one stdio server for this module's gate tests (each uses its own results root)."""
+    root = tmp_path_factory.mktemp("ts-gates")
+    stdio = {"command": str(CONSOLE_SCRIPT), "args": [], "cwd": str(root),
+             "env": {**os.environ, "TAO_AUTOML_MCP_STATE": str(root / "state")}}  # fmt: skip
+    bridge = TypeScriptBridge({"stdio": stdio}, root / "ts-client.log")
+    yield bridge
+    bridge.close()
+
+
+@pytest.fixture
+def gate_client(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """``async with gate_client() as client``: the test's client of ``kind``. The TypeScript client shares one
+    server (and its state) across the module unless ``fresh``: a test of a server-wide record (an image shown
+    for a skill) needs its own."""
+
+    @asynccontextmanager
+    async def opened(fresh: bool = False) -> AsyncIterator[ToolCaller]:
+        if kind == "ts-stdio" and not fresh:
+            yield TypeScriptCaller(request.getfixturevalue("ts_bridge"), kind)
+        else:
+            async with connect(kind, tmp_path / "state", tmp_path) as client:
+                yield client
+
+    return opened
+
+
+async def ok(client: ToolCaller, tool: str, **args: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; its structured content (validated by the client)."""
+    result = await client.call(tool, args)
+    assert result.protocol_error is None, f"{client.label} rejected {tool}'s answer: {result.protocol_error}"
+    assert not result.is_error, f"{tool} refused: {result.texts}"
+    assert result.structured is not None
+    return result.structured
+
+
+def conforms(result: Outcome) -> dict[str, Any]:
+    """A refusal within the protocol: accepted by the client, no structured content, gate/reason/fix readable."""
+    error = result.refusal()
+    assert result.structured is None, "a refusal must not carry structured content that breaks the output schema"
+    assert error["gate"] and error["reason"] and error["fix"], error
+    assert f"refused by gate '{error['gate']}': " in result.texts[0] and error["fix"] in result.texts[0]
+    return error
+
+
+async def refused(client: ToolCaller, tool: str, gate: str, **args: Any) -> dict[str, Any]:
+    """Call a tool that must refuse through ``gate``; the refusal (gate, reason, fix) the client shows."""
+    error = conforms(await client.call(tool, args))
     assert error["gate"] == gate, error
-    assert error["reason"] and error["fix"]
-    assert f"gate '{gate}'" in result.content[0].text
     return error
 
 
 async def preflight(
-    client: Client, root: Path, skill: str | Path = "digits-cnn", overrides: dict[str, Any] | None = None, **extra: Any
+    client: ToolCaller,
+    root: Path,
+    skill: str | Path = "digits-cnn",
+    overrides: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     args = {"model_skill": str(skill), "results_root": str(root), "spec_overrides": OVERRIDES, **extra}
     if overrides is not None:
@@ -72,7 +126,7 @@ async def preflight(
 
 
 async def ready_plan(
-    client: Client, root: Path, *, image: bool = True, baseline: bool = True, skill: str | Path = "digits-cnn"
+    client: ToolCaller, root: Path, *, image: bool = True, baseline: bool = True, skill: str | Path = "digits-cnn"
 ) -> str:
     """A passed preflight with the image resolved and the baseline knowingly waived (no job runs)."""
     pf = await preflight(client, root, skill=skill, overrides={} if skill != "digits-cnn" else None)
@@ -91,7 +145,7 @@ async def ready_plan(
     return pf["preflight_id"]
 
 
-async def review(client: Client, preflight_id: str, **extra: Any) -> dict[str, Any]:
+async def review(client: ToolCaller, preflight_id: str, **extra: Any) -> dict[str, Any]:
     args = {
         "preflight_id": preflight_id,
         "algorithm": "random",
@@ -107,11 +161,11 @@ async def review(client: Client, preflight_id: str, **extra: Any) -> dict[str, A
 # ---- the whole gated flow --------------------------------------------------------------------------------
 
 
-async def whole_flow(client: Client, root: Path, label: str) -> dict[str, Any]:
+async def whole_flow(client: ToolCaller, root: Path, label: str) -> dict[str, Any]:
     """Preflight -> image -> baseline -> review -> launch -> status until done -> summary, with checks."""
-    tools = {t.name: t for t in (await client.list_tools()).tools}
+    tools = {t["name"]: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
-    assert all(t.output_schema and t.input_schema.get("additionalProperties") is False for t in tools.values())
+    assert all(t["outputSchema"] and t["inputSchema"].get("additionalProperties") is False for t in tools.values())
 
     pf = await preflight(client, root)
     assert pf["passed"] and pf["model"]["metric"] == "val_accuracy"
@@ -197,9 +251,9 @@ async def whole_flow(client: Client, root: Path, label: str) -> dict[str, Any]:
 @pytest.mark.asyncio
 async def test_whole_flow_in_memory_and_gates_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    async with Client(build_server(state)) as client:
+    async with connect("py-memory", state, tmp_path) as client:
         flow = await whole_flow(client, tmp_path / "runs", "in memory")
-    async with Client(build_server(state)) as client:  # a new server process would read the same files
+    async with connect("py-memory", state, tmp_path) as client:  # a new server process would read the same files
         again = await ok(client, "launch_automl", review_id=flow["review_id"], confirmed=True)
         assert again["already_launched"] and again["run_id"] == flow["run_id"]
         status = await ok(client, "job_status", run_id=flow["run_id"])
@@ -207,15 +261,12 @@ async def test_whole_flow_in_memory_and_gates_survive_a_restart(tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-async def test_whole_flow_over_stdio(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["py-stdio", "ts-stdio", "py-http", "ts-http"])
+async def test_whole_flow_over_a_transport(kind: str, tmp_path: Path) -> None:
+    """The console script serves the flow over stdio and over streamable HTTP, to both official clients."""
     assert CONSOLE_SCRIPT.is_file(), "the tao-automl-mcp console script is not installed"
-    params = StdioServerParameters(
-        command=str(CONSOLE_SCRIPT),
-        env={**os.environ, "TAO_AUTOML_MCP_STATE": str(tmp_path / "state")},
-        cwd=str(tmp_path),
-    )
-    async with Client(params) as client:
-        await whole_flow(client, tmp_path / "runs", "stdio")
+    async with connect(kind, tmp_path / "state", tmp_path) as client:
+        await whole_flow(client, tmp_path / "runs", kind)
     assert list((tmp_path / "state" / "plans").glob("pf-*.json"))
 
 
@@ -223,15 +274,17 @@ async def test_whole_flow_over_stdio(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_launch_without_review_is_refused(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_without_review_is_refused(gate_client: Any) -> None:
+    async with gate_client() as client:
         await refused(client, "launch_automl", "review", review_id="rv-0123456789abcdef", confirmed=True)
         await refused(client, "launch_automl", "review", review_id="../../etc/passwd", confirmed=True)
 
 
 @pytest.mark.asyncio
-async def test_launch_without_confirmation_is_refused(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_without_confirmation_is_refused(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         rv = await review(client, await ready_plan(client, tmp_path / "runs"))
         assert rv["launchable"]
         await refused(client, "launch_automl", "confirmation", review_id=rv["review_id"])
@@ -240,8 +293,9 @@ async def test_launch_without_confirmation_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_launch_after_the_plan_changed_is_refused(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_after_the_plan_changed_is_refused(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         pid = await ready_plan(client, tmp_path / "runs")
         first = await review(client, pid)
         second = await review(client, pid, settings={**SETTINGS, "automl_max_recommendations": 5})
@@ -251,10 +305,11 @@ async def test_launch_after_the_plan_changed_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_launch_after_the_model_skill_changed_on_disk_is_refused(tmp_path: Path) -> None:
+@GATE_CLIENTS
+async def test_launch_after_the_model_skill_changed_on_disk_is_refused(gate_client: Any, tmp_path: Path) -> None:
     skill = tmp_path / "digits-copy"
     shutil.copytree(DIGITS, skill, ignore=shutil.ignore_patterns("__pycache__"))
-    async with Client(build_server(tmp_path / "state")) as client:
+    async with gate_client() as client:
         pf = await preflight(client, tmp_path / "runs", skill=skill)
         pid = pf["preflight_id"]
         await ok(client, "resolve_image", preflight_id=pid)
@@ -269,8 +324,9 @@ async def test_launch_after_the_model_skill_changed_on_disk_is_refused(tmp_path:
 
 
 @pytest.mark.asyncio
-async def test_launch_with_failed_preflight_is_refused(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_with_failed_preflight_is_refused(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         pf = await preflight(client, tmp_path / "runs", datasets={"train": str(tmp_path / "missing")})
         assert not pf["passed"] and "path:train" in pf["failed"]
         pid = pf["preflight_id"]
@@ -291,8 +347,9 @@ async def test_launch_with_failed_preflight_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_launch_without_baseline_is_refused_and_the_estimate_probes(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_without_baseline_is_refused_and_the_estimate_probes(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         pid = await ready_plan(client, tmp_path / "runs", baseline=False, skill=QUADRATIC)
         rv = await ok(client, "estimate_budget", preflight_id=pid, algorithm="random", settings=SETTINGS)
         assert "probe job" in rv["estimate"]["timing"]["source"]  # no baseline timing: a short probe ran
@@ -302,15 +359,17 @@ async def test_launch_without_baseline_is_refused_and_the_estimate_probes(tmp_pa
 
 
 @pytest.mark.asyncio
-async def test_launch_without_image_is_refused(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_launch_without_image_is_refused(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client(fresh=True) as client:
         rv = await review(client, await ready_plan(client, tmp_path / "runs", image=False))
         await refused(client, "launch_automl", "image", review_id=rv["review_id"], confirmed=True)
 
 
 @pytest.mark.asyncio
-async def test_a_failed_baseline_is_a_blocker_until_knowingly_waived(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_a_failed_baseline_is_a_blocker_until_knowingly_waived(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         pid = (await preflight(client, tmp_path / "runs", skill=QUADRATIC, overrides={}))["preflight_id"]
         bad = {"train.optim.lr": -1.0}  # the job starts and fails: the model refuses the configuration
         error = await refused(client, "run_baseline_eval", "baseline", preflight_id=pid, spec_overrides=bad)
@@ -338,14 +397,15 @@ async def test_a_failed_baseline_is_a_blocker_until_knowingly_waived(tmp_path: P
 
 
 @pytest.mark.asyncio
-async def test_a_checkpoint_without_an_evaluate_action_is_a_blocker(tmp_path: Path) -> None:
+@GATE_CLIENTS
+async def test_a_checkpoint_without_an_evaluate_action_is_a_blocker(gate_client: Any, tmp_path: Path) -> None:
     skill = tmp_path / "digits-train-only"
     shutil.copytree(DIGITS, skill, ignore=shutil.ignore_patterns("__pycache__"))
     info_path = skill / "references" / "skill_info.yaml"
     info = yaml.safe_load(info_path.read_text())
     del info["actions"]["evaluate"]
     info_path.write_text(yaml.safe_dump(info))
-    async with Client(build_server(tmp_path / "state")) as client:
+    async with gate_client() as client:
         pid = (await preflight(client, tmp_path / "runs", skill=skill))["preflight_id"]
         error = await refused(client, "run_baseline_eval", "baseline", preflight_id=pid, checkpoint="/tmp/x.pth")
         assert "no evaluate action" in error["reason"]
@@ -360,8 +420,9 @@ async def test_a_checkpoint_without_an_evaluate_action_is_a_blocker(tmp_path: Pa
 
 
 @pytest.mark.asyncio
-async def test_over_a_time_limit_the_review_lists_cuts(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_over_a_time_limit_the_review_lists_cuts(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         pid = await ready_plan(client, tmp_path / "runs")
         settings = {**SETTINGS, "automl_max_recommendations": 6}  # three waves of 2 x 10 min epochs: over an hour
         rv = await review(
@@ -381,24 +442,26 @@ async def test_over_a_time_limit_the_review_lists_cuts(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_credentials_never_travel_through_tools(tmp_path: Path) -> None:
+@GATE_CLIENTS
+async def test_credentials_never_travel_through_tools(gate_client: Any, tmp_path: Path) -> None:
     secret = "nvapi-" + "Q" * 40
-    async with Client(build_server(tmp_path / "state")) as client:
+    async with gate_client() as client:
         for args in (
             {"model_skill": "digits-cnn", "platform_options": {"api_key": secret}},
             {"model_skill": "digits-cnn", "platform_options": {"env": {"HF_TOKEN": "x" * 12}}},
             {"model_skill": "digits-cnn", "datasets": {"train": f"s3://bucket/{secret}"}},
         ):
-            result = await client.call_tool("preflight_check", args)
-            assert result.is_error and result.structured_content["error"]["gate"] == "input"
-            assert secret not in json.dumps(result.structured_content) and secret not in result.content[0].text
+            result = await client.call("preflight_check", args)
+            assert conforms(result)["gate"] == "input"
+            assert secret not in json.dumps(result.texts)
         pid = await ready_plan(client, tmp_path / "runs")
         await refused(client, "estimate_budget", "input", preflight_id=pid, settings={"llm_api_key": secret})
 
 
 @pytest.mark.asyncio
-async def test_unknown_ids_are_refused_by_their_gate(tmp_path: Path) -> None:
-    async with Client(build_server(tmp_path / "state")) as client:
+@GATE_CLIENTS
+async def test_unknown_ids_are_refused_by_their_gate(gate_client: Any, tmp_path: Path) -> None:
+    async with gate_client() as client:
         await refused(client, "run_baseline_eval", "preflight", preflight_id="pf-000000000000")
         await refused(client, "estimate_budget", "preflight", preflight_id="nope")
         await refused(client, "resolve_image", "preflight", preflight_id="pf-000000000000")
@@ -504,44 +567,92 @@ def _calls(ids: list[str]) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
     return generic | st.tuples(st.just("estimate_budget"), typed) if ids else generic
 
 
-def test_fuzzed_inputs_always_get_a_structured_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever the arguments, a tool answers with its output model or a structured error, and lives on."""
-    monkeypatch.chdir(tmp_path)
-    server = build_server(tmp_path / "state")
-    outputs: dict[str, dict[str, Any]] = {}
+#: Secret-looking strings the fuzzer plants as values and as keys: none may come back in an answer.
+SECRETS = ("nvapi-" + "Q" * 40, "sk-proj-" + "a1B2" * 10, "AKIA" + "Z" * 16, "hf_" + "x9" * 17)
+_hostile = st.sampled_from([*SECRETS, "x" * 300_000, "é" * 5_000, {"k" * 10_000: 1}, [[[[[[[[[[1]]]]]]]]]]])
 
-    async def failed_plan() -> str:
-        """A real plan whose preflight failed: calls get past the id check, and still no job may start."""
-        async with Client(server) as client:
-            pf = await preflight(client, tmp_path / "runs", datasets={"train": str(tmp_path / "missing")})
-            assert not pf["passed"]
-            return pf["preflight_id"]
 
-    plan_id = asyncio.run(failed_plan())
+def _planted(call: tuple[str, dict[str, Any]], data: st.DataObject) -> tuple[str, dict[str, Any]]:
+    """The call with, sometimes, a secret or an oversized value under a random argument, or a secret as a key."""
+    tool, args = call
+    choice = data.draw(st.integers(0, 3))
+    if choice == 1:
+        args = {**args, data.draw(st.sampled_from([*_FIELDS[tool], "bogus"])): data.draw(_hostile)}
+    elif choice == 2:
+        args = {**args, data.draw(st.sampled_from(SECRETS)): 1}
+    return tool, args
 
-    async def one(tool: str, args: dict[str, Any]) -> None:
-        async with Client(server) as client:
-            if not outputs:
-                outputs.update({t.name: t.output_schema for t in (await client.list_tools()).tools})
-            result = await client.call_tool(
-                tool,
-                {**args, "results_root": str(tmp_path / "runs")}
-                if tool == "preflight_check" and "results_root" not in args
-                else args,
-            )
-            if result.is_error:
-                error = result.structured_content["error"]
-                assert error["gate"] and error["reason"] and error["fix"], error
-                assert error["gate"] != "internal", error
-            else:
-                assert result.structured_content is not None  # validated against the output schema by the client
-            assert (await client.list_tools()).tools  # the server still answers
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(_calls([plan_id]))
-    def check(call: tuple[str, dict[str, Any]]) -> None:
-        asyncio.run(one(*call))
+def _answered(result: Outcome, outputs: dict[str, Any]) -> None:
+    """Within the protocol: a conforming refusal or a result the client validated; no secret echoed."""
+    assert result.protocol_error is None, result.protocol_error
+    if result.is_error:
+        assert conforms(result)["gate"] != "internal", result.texts
+    else:
+        assert result.structured is not None
+    echoed = json.dumps([result.texts, result.structured])
+    assert not [s for s in SECRETS if s in echoed], "a secret came back"
+    assert len(echoed) < 200_000, "an oversized argument came back"
+
+
+def _fuzz_plan(server_call: Any, root: Path) -> str:
+    """A real plan whose preflight failed: calls get past the id check, and still no job may start."""
+    args = {"model_skill": "digits-cnn", "results_root": str(root), "spec_overrides": OVERRIDES,
+            "datasets": {"train": str(root / "missing")}}  # fmt: skip
+    pf = server_call("preflight_check", args)
+    assert pf.protocol_error is None and not pf.is_error and not pf.structured["passed"], pf
+    return pf.structured["preflight_id"]
+
+
+def _fuzz(call_sync: Any, root: Path, examples: int) -> None:
+    """Hypothesis drives ``call_sync(tool, args) -> Outcome``; the server must stay up and start no job."""
+    plan_id = _fuzz_plan(call_sync, root)
+    outputs: dict[str, Any] = {}
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_calls([plan_id]), st.data())
+    def check(call: tuple[str, dict[str, Any]], data: st.DataObject) -> None:
+        tool, args = _planted(call, data)
+        if tool == "preflight_check" and "results_root" not in args:
+            args = {**args, "results_root": str(root)}
+        _answered(call_sync(tool, args), outputs)
+        assert call_sync("job_status", {"run_id": "run-0"}).is_error  # the server still answers
 
     check()
-    runs = tmp_path / "runs"
-    assert not [*runs.glob("run-*"), *runs.glob("baselines/*"), *runs.glob("probes/*")], "no job may start"
+    assert not [*root.glob("run-*"), *root.glob("baselines/*"), *root.glob("probes/*")], "no job may start"
+
+
+def test_fuzzed_inputs_always_get_an_answer_within_the_protocol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python client, in memory: whatever the arguments, its output model or a conforming refusal."""
+    monkeypatch.chdir(tmp_path)
+    server = build_server(tmp_path / "state")
+
+    def call_sync(tool: str, args: dict[str, Any]) -> Outcome:
+        async def one() -> Outcome:
+            async with Client(server) as client:
+                caller = PythonCaller(client, "py-memory")
+                await caller.list_tools()  # the client checks results against the listed output schemas
+                return await caller.call(tool, args)
+
+        return asyncio.run(one())
+
+    _fuzz(call_sync, tmp_path / "runs", 60)
+
+
+def test_fuzzed_inputs_through_the_typescript_client(tmp_path: Path) -> None:
+    """The official TypeScript client over stdio: malformed, missing, wrong-typed, oversized and secret-looking
+    arguments all come back as answers it accepts, from one server process that never goes down."""
+    stdio = {"command": str(CONSOLE_SCRIPT), "args": [], "cwd": str(tmp_path),
+             "env": {**os.environ, "TAO_AUTOML_MCP_STATE": str(tmp_path / "state")}}  # fmt: skip
+    bridge = TypeScriptBridge({"stdio": stdio}, tmp_path / "ts-client.log")
+    try:
+
+        def call_sync(tool: str, args: dict[str, Any]) -> Outcome:
+            return TypeScriptCaller.outcome(bridge.request("call", 120.0, tool=tool, arguments=args))
+
+        _fuzz(call_sync, tmp_path / "runs", 60)
+        assert bridge.proc.poll() is None
+    finally:
+        bridge.close()
