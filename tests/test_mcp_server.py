@@ -656,3 +656,13 @@ def test_fuzzed_inputs_through_the_typescript_client(tmp_path: Path) -> None:
         assert bridge.proc.poll() is None
     finally:
         bridge.close()
+
+
+@pytest.mark.asyncio
+async def test_an_oversized_request_over_http_is_refused_and_the_server_lives(tmp_path: Path) -> None:
+    """Over HTTP the transport caps a request at 4 MiB (the SDK's default): the TypeScript client gets the 413 as
+    an error naming the size, and the same server answers the next call."""
+    async with connect("ts-http", tmp_path / "state", tmp_path) as client:
+        big = await client.call("job_status", {"run_id": "x" * (5 * 1024 * 1024)})
+        assert big.protocol_error and "too large" in big.protocol_error
+        await refused(client, "job_status", "run", run_id="run-20260101T000000-abcdef")
