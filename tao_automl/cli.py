@@ -18,15 +18,17 @@ import yaml
 from rich.console import Console
 
 from tao_automl.errors import AutoMLError, ConfigurationError
+from tao_automl.images import find_model_skill
 from tao_automl.plan_file import PlanFile
 from tao_automl.progress import progress_for
 from tao_automl.report import load_result, print_summary, write_report
 from tao_automl.results import query_status
 from tao_automl.runner import AutoMLRunner
 from tao_automl.store import Store
+from tao_automl.versions import BUNDLED_BANK
 from tao_automl.workspace import STATE_FILE
 
-DEMO_SKILL = Path(__file__).resolve().parent.parent / "skills" / "models" / "digits-cnn"
+DEMO_SKILL = (BUNDLED_BANK / "skills" / "models" / "digits-cnn").resolve()
 
 
 def _parse_value(text: str) -> Any:
@@ -61,7 +63,11 @@ def _load_mapping(path: str | None, flag: str) -> dict[str, Any]:
 
 def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     if not demo:
-        p.add_argument("--skill", help="model skill directory (skills/models/<network>)")
+        p.add_argument(
+            "--skill",
+            help="model skill: its directory, or a skill name / network_arch found in $TAO_SKILL_BANK_PATH's "
+            "skills/models/ or in the skills this package ships (e.g. digits-cnn)",
+        )
         p.add_argument(
             "--plan-file",
             help="JSON plan (skill, platform, platform_options, algorithm, settings, spec_overrides, "
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command in ("run", "demo"):
             if args.command == "run" and not args.skill:
                 raise ConfigurationError("required", field="--skill", hint="or pass --plan-file")
-            skill = DEMO_SKILL if args.command == "demo" else Path(args.skill)
+            skill = DEMO_SKILL if args.command == "demo" else find_model_skill(args.skill)
             result = _run(args, skill)
         elif args.command == "resume":
             result = _resume(args)

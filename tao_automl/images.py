@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from tao_automl.errors import SkillError
 from tao_automl.skill import ModelSkill
-from tao_automl.versions import ENV_VAR, PROJECT_ROOT, UnknownVersionsKeyError, VersionsFileNotFoundError, resolve
+from tao_automl.versions import BUNDLED_BANK, ENV_VAR, UnknownVersionsKeyError, VersionsFileNotFoundError, resolve
 
 __all__ = ["ImageResolution", "find_model_skill", "image_links", "model_skill_roots", "resolve_image"]
 
@@ -48,7 +48,7 @@ def model_skill_roots(extra: list[str | Path] | None = None) -> list[Path]:
     bank = os.environ.get(ENV_VAR, "").strip()
     if bank:
         roots.append(Path(bank).expanduser() / "skills" / "models")
-    roots.append(PROJECT_ROOT / "skills" / "models")
+    roots.append(BUNDLED_BANK / "skills" / "models")
     unique: list[Path] = []
     for root in roots:
         if root.is_dir() and root.resolve() not in unique:

@@ -41,7 +41,7 @@ from tao_automl.platforms import get_platform
 from tao_automl.platforms.failures import FailureCategory
 from tao_automl.redaction import redact
 from tao_automl.skill import ModelSkill
-from tao_automl.versions import ENV_VAR, PROJECT_ROOT
+from tao_automl.versions import BUNDLED_BANK, ENV_VAR
 
 __all__ = [
     "BatchLimit",
@@ -235,7 +235,7 @@ def platform_skill_roots(extra: Sequence[str | Path] | None = None) -> list[Path
     bank = os.environ.get(ENV_VAR, "").strip()
     if bank:
         roots.append(Path(bank).expanduser() / "skills" / "platform")
-    roots.append(PROJECT_ROOT / "skills" / "platform")
+    roots.append(BUNDLED_BANK / "skills" / "platform")
     return [r for r in roots if r.is_dir()]
 
 

@@ -1,8 +1,12 @@
 """Image and wheel pins from ``versions.yaml``, looked up by dotted key (``images.tao_toolkit.pyt``).
 
 The file is found where an agent's skill bank keeps it (``$TAO_SKILL_BANK_PATH``, a directory or
-the file itself), else at the root of this project. Leaves may use ``{skill_bank_uri}``, replaced by
-the ``file://`` URI of the directory holding the file, so an install spec points at this checkout.
+the file itself), else in the skill bank this package ships (``tao_automl/bank/``: links to the
+checkout's top-level files in a source tree, copies of them in a wheel). Leaves may use
+``{skill_bank_uri}``, replaced by the ``file://`` URI of the directory holding the file, so an
+install spec points at this checkout; read from an installed wheel (no source tree to point at),
+``<name> @ {skill_bank_uri}`` becomes ``<name>==<installed version>``. A key may end in ``,llm``
+(or any ``,extra``): the extra is added to the install spec's extras.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ except ImportError:  # the install command is printed before the project (and Py
 _YAML_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError,) if yaml is not None else ()
 
 __all__ = [
+    "BUNDLED_BANK",
     "ENV_VAR",
-    "PROJECT_ROOT",
     "UnknownVersionsKeyError",
     "VersionsFileNotFoundError",
     "find_versions_file",
@@ -36,7 +40,8 @@ __all__ = [
 
 ENV_VAR = "TAO_SKILL_BANK_PATH"
 FILE_NAME = "versions.yaml"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: The skill bank shipped with the package (see the module docstring).
+BUNDLED_BANK = Path(__file__).resolve().parent / "bank"
 
 
 class VersionsFileNotFoundError(ConfigurationError):
@@ -55,12 +60,12 @@ def _candidates(explicit: str | Path | None) -> list[Path]:
     if bank:
         path = Path(bank).expanduser()
         found.append(path if path.suffix in (".yaml", ".yml") else path / FILE_NAME)
-    found.append(PROJECT_ROOT / FILE_NAME)
+    found.append(BUNDLED_BANK / FILE_NAME)
     return found
 
 
 def find_versions_file(path: str | Path | None = None) -> Path:
-    """The versions file to read: ``path`` if given, else ``$TAO_SKILL_BANK_PATH``, else the project root.
+    """The versions file to read: ``path`` if given, else ``$TAO_SKILL_BANK_PATH``, else the bundled bank's.
 
     Raises:
         VersionsFileNotFoundError: none of the candidates exists (all are named in the message).
@@ -140,13 +145,52 @@ def lookup(data: dict[str, Any], key: str) -> Any:
     return node
 
 
+#: ``name[extras] @ {skill_bank_uri}``. Matched by hand: this module must work before the project (and
+#: ``packaging``) is installed, since it prints the install command.
+_BANK_SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[(?P<extras>[^\]]*)\])?\s*@\s*\{skill_bank_uri\}$")
+
+
+def _installed_version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _fill_spec(value: str, bank_dir: Path, extras: list[str]) -> str:
+    """An install spec with ``{skill_bank_uri}`` filled in and ``extras`` added to its own."""
+    match = _BANK_SPEC.match(value.strip())
+    if match is None:
+        if extras:
+            raise UnknownVersionsKeyError(
+                f"',{','.join(extras)}' applies to install specs of the form 'name[extras] @ {{skill_bank_uri}}'; "
+                f"this pin is {value!r}",
+                field="key",
+                hint="drop the ,extra suffix",
+            )
+        return value.replace("{skill_bank_uri}", bank_dir.as_uri())
+    name = match["name"]
+    have = [e.strip() for e in (match["extras"] or "").split(",") if e.strip()]
+    merged = list(dict.fromkeys([*have, *extras]))
+    head = f"{name}[{','.join(merged)}]" if merged else name
+    if (bank_dir / "pyproject.toml").is_file():
+        return f"{head} @ {bank_dir.as_uri()}"
+    installed = _installed_version(name)
+    return f"{head}=={installed}" if installed else head
+
+
 def resolve(key: str, path: str | Path | None = None) -> str:
-    """The leaf at dotted ``key`` as text, with ``{skill_bank_uri}`` filled in.
+    """The leaf at dotted ``key`` as text, with ``{skill_bank_uri}`` filled in (``key,extra`` adds extras).
 
     Raises:
         VersionsFileNotFoundError: no versions file.
         UnknownVersionsKeyError: unknown key, or a key that names a group of pins.
     """
+    key, *extras = [part.strip() for part in key.split(",")]
+    if not all(re.fullmatch(r"[A-Za-z0-9_-]+", e) for e in extras):
+        raise UnknownVersionsKeyError(f"bad extra in {key!r},{','.join(extras)}", field="key", hint="e.g. ,llm")
     data, found = load_versions(path)
     value = lookup(data, key)
     if isinstance(value, dict):
@@ -154,4 +198,4 @@ def resolve(key: str, path: str | Path | None = None) -> str:
         raise UnknownVersionsKeyError(f"{key!r} is a group, not a pin", field="key", hint=f"use one of: {children}")
     if value is None:
         raise UnknownVersionsKeyError(f"{key!r} has no value in {found}", field="key")
-    return str(value).replace("{skill_bank_uri}", found.parent.as_uri())
+    return _fill_spec(str(value), found.parent, extras)

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,21 @@ def test_wheels_install_this_checkout_with_existing_extras() -> None:
         assert requirement.name == "tao-automl"
         assert requirement.extras <= set(extras), f"{key} names an extra pyproject.toml does not define"
         assert requirement.url == PROJECT_ROOT.as_uri()
-    assert Requirement(resolve("wheels.tao_automl_kubernetes")).extras == {"kubernetes"}
+    for platform in ("docker", "slurm", "kubernetes", "brev"):
+        assert Requirement(resolve(f"wheels.tao_automl_{platform}")).extras == {platform}
+    assert Requirement(resolve("wheels.tao_automl_local")).extras == set()
     assert Requirement(resolve("wheels.tao_automl_all")).extras == {"all"}
+    assert set(extras["all"][0].split("[")[1].rstrip("]").split(",")) == set(extras) - {"all", "dev"}
+
+
+def test_a_comma_extra_is_added_to_the_install_spec() -> None:
+    assert Requirement(resolve("wheels.tao_automl_docker,llm")).extras == {"docker", "llm"}
+    assert Requirement(resolve("wheels.tao_automl_local,llm")).extras == {"llm"}
+    assert Requirement(resolve("wheels.tao_automl_all, llm")).extras == {"all", "llm"}
+    with pytest.raises(UnknownVersionsKeyError, match="applies to install specs"):
+        resolve("images.tao_toolkit.pyt,llm")
+    with pytest.raises(UnknownVersionsKeyError, match="bad extra"):
+        resolve("wheels.tao_automl_docker,ll m;")
 
 
 def test_every_platform_skill_wheel_key_resolves() -> None:
@@ -82,7 +96,7 @@ def test_script_prints_leaves_with_exit_codes(tmp_path: Path) -> None:
         proc = run(RESOLVE_KEY, "images.tao_toolkit.pyt", cwd=cwd)
         assert (proc.returncode, proc.stdout) == (0, "nvcr.io/nvidia/tao/tao-toolkit:7.1.0-pyt\n")
     wheel = run(RESOLVE_KEY, "wheels.tao_automl_slurm", cwd=tmp_path)
-    assert wheel.stdout.strip() == f"tao-automl @ {PROJECT_ROOT.as_uri()}"
+    assert wheel.stdout.strip() == f"tao-automl[slurm] @ {PROJECT_ROOT.as_uri()}"
     bad = run(RESOLVE_KEY, "wheels.tao_automl_slrum", cwd=tmp_path)
     assert bad.returncode == 1 and "did you mean wheels.tao_automl_slurm" in bad.stderr
     missing = run(RESOLVE_KEY, "images.tao_toolkit.pyt", "--file", str(tmp_path / "none.yaml"), cwd=tmp_path)
@@ -103,6 +117,11 @@ def test_skill_bank_path_wins_and_works_without_pyyaml(tmp_path: Path) -> None:
         f"sys.path.insert(0, {str(PROJECT_ROOT)!r}); import runpy; "
         f"runpy.run_path({str(RESOLVE_KEY)!r}, run_name='__main__')"
     )
+    # A bank that is no source tree (an installed wheel's copy) cannot be pip-installed from: the spec names
+    # the installed version instead.
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert (proc.returncode, proc.stdout) == (0, f"tao-automl=={version('tao-automl')}\n"), proc.stderr
+    (bank / "pyproject.toml").write_text("[project]\nname = 'tao-automl'\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert (proc.returncode, proc.stdout) == (0, f"tao-automl @ {bank.as_uri()}\n"), proc.stderr
 

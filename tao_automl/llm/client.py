@@ -15,9 +15,8 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
-
-import openai
 
 from tao_automl.errors import ConfigurationError
 from tao_automl.llm.records import CallOutcome, Usage
@@ -76,6 +75,19 @@ class ChatResult:
     usage: Usage
 
 
+def _load_openai() -> ModuleType:
+    """The ``openai`` package, imported only by the LLM algorithms: it is the ``llm`` extra's."""
+    try:
+        import openai
+    except ImportError:
+        raise ConfigurationError(
+            "the LLM-guided algorithms (llm, hybrid, autoresearch) need the openai client, which is not installed",
+            field="algorithm",
+            hint="pip install 'tao-automl[llm]' (or add ,llm to the wheels.tao_automl_<platform> key)",
+        ) from None
+    return openai
+
+
 class LLMClient:
     """Chat completions with a timeout, JSON mode and per-attempt outcomes (no hidden retries)."""
 
@@ -83,6 +95,7 @@ class LLMClient:
         self.endpoint = endpoint
         self.settings = settings
         self.backoff_s = backoff_s
+        self._openai = openai = _load_openai()
         self._client = openai.OpenAI(
             base_url=endpoint.base_url,
             api_key=endpoint.api_key or _NO_KEY,
@@ -111,6 +124,7 @@ class LLMClient:
                 "json_schema": {"name": "answer", "schema": schema, "strict": True},
             }
         start = time.monotonic()
+        openai = self._openai
         try:
             response = self._client.chat.completions.create(**kwargs)
         except openai.APITimeoutError:

@@ -582,7 +582,6 @@ class DockerPlatform(Platform):
         """:func:`host_path_mounts` of the job, then the platform's ``mounts`` option as given."""
         return host_path_mounts(job) + self.mounts
 
-
     # ---- lookup ---------------------------------------------------------------------------
 
     def find_job(self, name: str) -> str | None:

@@ -29,9 +29,10 @@ from tao_automl.platforms.base import JobRequest, JobState, JobStatus, Platform,
 from tao_automl.platforms.failures import redact
 from tao_automl.platforms.local import BASE_ENV_NAMES, BASE_ENV_PREFIXES
 from tao_automl.platforms.local_supervisor import write_atomic
+from tao_automl.versions import BUNDLED_BANK
 
-SKILL_INFO = Path(__file__).resolve().parents[2] / "skills" / "platform" / "slurm" / "references" / "skill_info.yaml"
-#: Used when the platform skill is not beside the package (a wheel install); a test keeps both equal.
+SKILL_INFO = BUNDLED_BANK / "skills" / "platform" / "slurm" / "references" / "skill_info.yaml"
+#: Used when the platform skill file is missing or unreadable; a test keeps both equal.
 FALLBACK_RESOURCE_DEFAULTS: dict[str, Any] = {
     "gpus": 0,
     "num_nodes": 1,
