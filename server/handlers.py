@@ -63,7 +63,7 @@ from tao_automl.checkpoints import final_checkpoint
 from tao_automl.data.preparation import data_review_lines
 from tao_automl.errors import AutoMLError
 from tao_automl.estimate import (
-    RunPlan,
+    PlannedRun,
     Timing,
     baseline_blockers,
     estimate_run,
@@ -134,7 +134,7 @@ def _require_preflight(plan: PlanState) -> str:
     return plan.skill_dir
 
 
-def _plan_run(plan: PlanState, **kwargs: Any) -> RunPlan:
+def _plan_run(plan: PlanState, **kwargs: Any) -> PlannedRun:
     """The runner's own plan for this preflight's skill, platform and data (refusals name the input)."""
     if not plan.skill_dir:
         raise GateRefusal(Gate.PREFLIGHT, "the preflight found no usable model skill", GATE_FIXES[Gate.PREFLIGHT])
@@ -629,7 +629,7 @@ def _probe(sc: ServerContext, plan: PlanState, inp: EstimateInput, key: str) -> 
     return timing
 
 
-def _datasets(plan: PlanState, run: RunPlan) -> list[DatasetOut]:
+def _datasets(plan: PlanState, run: PlannedRun) -> list[DatasetOut]:
     keys = run.dataset_keys()
     out = []
     for label, path in plan.datasets.items():

@@ -44,7 +44,7 @@ from tao_automl.workspace import atomic_write_json
 __all__ = [
     "Cut",
     "Estimate",
-    "RunPlan",
+    "PlannedRun",
     "Timing",
     "baseline_blockers",
     "estimate_run",
@@ -112,7 +112,7 @@ class Estimate(BaseModel):
 
 
 @dataclass
-class RunPlan:
+class PlannedRun:
     """A run as :meth:`AutoMLRunner.run` would plan it: validated inputs, algorithm, total budget.
 
     Built with the runner's own planning code so the review shows what will run, not a re-implementation.
@@ -127,7 +127,7 @@ class RunPlan:
 
     @property
     def total(self) -> int:
-        return self.runner._total_recommendations()
+        return self.runner.total_recommendations()
 
     @property
     def epochs(self) -> int | None:
@@ -135,7 +135,7 @@ class RunPlan:
         return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
     def fresh_algorithm(self) -> Algorithm:
-        return self.runner._make_algorithm(self.plan)
+        return self.runner.build_algorithm(self.plan)
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
@@ -144,13 +144,13 @@ class RunPlan:
         """Spec keys the run fills from its dataset URIs (the skill's ``data_sources``)."""
         inputs = self.plan.inputs
         keys = dict(
-            self.runner._dataset_keys(
+            self.runner.dataset_keys(
                 self.plan.skill, self.plan.action, inputs.get("train_dataset_uri"), inputs.get("eval_dataset_uri")
             )
         )
         if self.plan.skill.has_action("evaluate"):
             keys.update(
-                self.runner._dataset_keys(
+                self.runner.dataset_keys(
                     self.plan.skill, "evaluate", inputs.get("train_dataset_uri"), inputs.get("eval_dataset_uri")
                 )
             )
@@ -171,7 +171,7 @@ def plan_run(
     platform: Any = "local",
     platform_options: dict[str, Any] | None = None,
     workspace_dir: str | Path | None = None,
-) -> RunPlan:
+) -> PlannedRun:
     """Validate a run's inputs exactly as the runner does and build its algorithm; nothing is written.
 
     Raises:
@@ -183,7 +183,7 @@ def plan_run(
         workspace_dir=workspace_dir,
         platform_options=platform_options,
     )
-    plan = runner._plan(
+    plan = runner.make_plan(
         algorithm,
         settings,
         spec_overrides,
@@ -194,11 +194,11 @@ def plan_run(
         base_checkpoint,
         None,
     )
-    runner.algorithm = runner._make_algorithm(plan)
-    return RunPlan(runner=runner, algorithm=runner.algorithm)
+    runner.algorithm = runner.build_algorithm(plan)
+    return PlannedRun(runner=runner, algorithm=runner.algorithm)
 
 
-def _warm_started(run: RunPlan, baseline: dict[str, Any] | None) -> Algorithm:
+def _warm_started(run: PlannedRun, baseline: dict[str, Any] | None) -> Algorithm:
     """A fresh algorithm told the baseline exactly as the runner tells it a given ``baseline_record``."""
     algo = run.fresh_algorithm()
     if (
@@ -211,7 +211,7 @@ def _warm_started(run: RunPlan, baseline: dict[str, Any] | None) -> Algorithm:
     return algo
 
 
-def first_batch(run: RunPlan, baseline: dict[str, Any] | None = None) -> list[Proposal]:
+def first_batch(run: PlannedRun, baseline: dict[str, Any] | None = None) -> list[Proposal]:
     """The exact first configurations the run will launch: same algorithm, seed, warm start and slot count."""
     if getattr(run.algorithm, "uses_llm", False):
         return []  # asking the model here would spend calls, and its answer would not repeat at launch
@@ -322,10 +322,10 @@ def measure_default_config(
     blockers = baseline_blockers(skill, checkpoint=checkpoint, train_uri=train_dataset_uri, eval_uri=eval_dataset_uri)
     if blockers:
         return {**record, "status": "unavailable", "reason": "; ".join(blockers), "failure_class": "unavailable"}
-    target = runner._platform_options(out)
+    target = runner.job_platform_options(out)
     job_platform = as_platform(platform, **target)
     runner.platform = job_platform
-    passthrough = runner._env_passthrough()  # the credential names the run's own jobs get, never values
+    passthrough = runner.env_passthrough()  # the credential names the run's own jobs get, never values
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     timing: dict[str, Any] = {}
@@ -335,7 +335,7 @@ def measure_default_config(
         if probe_epochs is not None:
             epochs = min(probe_epochs, run.epochs or probe_epochs)
             spec = deep_merge(spec, _nested(skill.epochs_key, epochs))
-        adjustments, invalid = runner._cap_batches(spec)
+        adjustments, invalid = runner.cap_batches(spec)
         if invalid:
             return {**record, "status": "failure", "reason": invalid, "failure_class": "invalid_configuration"}
         job_dir = out / ("probe" if probe_epochs else "baseline")
@@ -386,7 +386,7 @@ def measure_default_config(
         return record
     eval_dir = out / "baseline_eval"
     name = f"baseline-{stamp}-evaluate-{os.getpid()}".lower()
-    request = prepare_job(skill, "evaluate", runner._eval_spec(ckpt), eval_dir, name, env_passthrough=passthrough)
+    request = prepare_job(skill, "evaluate", runner.eval_spec(ckpt), eval_dir, name, env_passthrough=passthrough)
     started = time.monotonic()
     eval_id = job_platform.submit(request)
     eval_metric = skill.info.automl.evaluate_metric or plan.metric
@@ -458,7 +458,7 @@ class _Job:
         return max(self.end_epoch - self.start_epoch, 0)
 
 
-def _uniform(run: RunPlan, batch: Sequence[Proposal]) -> bool:
+def _uniform(run: PlannedRun, batch: Sequence[Proposal]) -> bool:
     if getattr(run.algorithm, "uses_llm", False):
         return True  # every LLM proposal trains the spec's own epochs; simulating would call the model
     return run.algorithm.planned_recommendations() is None and all(
@@ -466,7 +466,7 @@ def _uniform(run: RunPlan, batch: Sequence[Proposal]) -> bool:
     )
 
 
-def _simulate(run: RunPlan, baseline: dict[str, Any] | None, epochs: int, total: int) -> list[_Job]:
+def _simulate(run: PlannedRun, baseline: dict[str, Any] | None, epochs: int, total: int) -> list[_Job]:
     """Launch order of a multi-fidelity schedule, by running the algorithm on a virtual clock.
 
     Each job lasts its epochs (plus one for start-up), metrics are random: a rung schedule depends on
@@ -550,13 +550,13 @@ class _Model:
 PROPOSAL_SECONDS = {"gp": 0.1, "tpe": 0.01}
 
 
-def proposal_seconds(run: RunPlan) -> float:
+def proposal_seconds(run: PlannedRun) -> float:
     """Controller time per recommendation for the run's algorithm (0 for model-free ones)."""
     return PROPOSAL_SECONDS.get(getattr(run.algorithm, "sampler_name", ""), 0.0)
 
 
 def estimate_run(
-    run: RunPlan,
+    run: PlannedRun,
     timing: Timing,
     *,
     baseline: dict[str, Any] | None = None,
@@ -676,7 +676,7 @@ def _find_key(spec: dict[str, Any], *needles: str) -> str | None:
     return next((k for k in flat if any(k.rsplit(".", 1)[-1] == n for n in needles)), None)
 
 
-def _cuts(run: RunPlan, model: _Model, jobs: list[_Job], epochs: int, limit: float, *, uniform: bool) -> list[Cut]:
+def _cuts(run: PlannedRun, model: _Model, jobs: list[_Job], epochs: int, limit: float, *, uniform: bool) -> list[Cut]:
     """Each cut alone, at the largest size that still fits ``limit``."""
     cuts: list[Cut] = []
     n = len(jobs)

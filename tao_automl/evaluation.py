@@ -88,7 +88,7 @@ class EvaluationMixin:
             self._submit_eval(BASELINE_REC_ID, "baseline_eval", base_checkpoint, "baseline_eval")
             return
         spec = deep_merge(self.plan.base_spec, {})
-        adjustments, invalid = self._cap_batches(spec)
+        adjustments, invalid = self.cap_batches(spec)
         self._set_baseline(enabled=True, status="not_run", source="default_config", adjustments=adjustments)
         self.store.add_rec(
             BASELINE_REC_ID,
@@ -189,7 +189,7 @@ class EvaluationMixin:
         else:
             self._set_baseline(eval_error=f"evaluate of the baseline checkpoint gave no metric (job {run.job_id})")
 
-    def _eval_spec(self, checkpoint: str) -> dict[str, Any]:
+    def eval_spec(self, checkpoint: str) -> dict[str, Any]:
         """Evaluate spec: template + the train overrides that also apply + eval overrides + checkpoint."""
         skill = self.plan.skill
         template = skill.template("evaluate")
@@ -203,7 +203,7 @@ class EvaluationMixin:
             shared[key] = value
         spec = deep_merge(template, expand_dotted(shared))
         spec = deep_merge(spec, expand_dotted(self.plan.eval_overrides))
-        for key, value in self._dataset_keys(
+        for key, value in self.dataset_keys(
             skill, "evaluate", self.plan.inputs.get("train_dataset_uri"), self.plan.inputs.get("eval_dataset_uri")
         ).items():
             set_dotted(spec, key, value)
@@ -213,7 +213,7 @@ class EvaluationMixin:
         return spec
 
     def _submit_eval(self, rec_id: int, role: str, checkpoint: str, label: str) -> bool:
-        return self._submit(rec_id, role, "evaluate", self._eval_spec(checkpoint), label)
+        return self._submit(rec_id, role, "evaluate", self.eval_spec(checkpoint), label)
 
     # ================================================================== final evaluation
     def _final_evaluation(self) -> None:

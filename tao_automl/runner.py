@@ -79,8 +79,10 @@ class _Running:
 
 
 @dataclass
-class _Plan:
-    """Everything validated before a workspace exists; persisted so resume rebuilds the same run."""
+class RunPlan:
+    """A run's plan: everything validated before a workspace exists; persisted so resume rebuilds the
+    same run. :meth:`AutoMLRunner.make_plan` builds it; ``run()`` starts from it, and the estimate and
+    the launch review read the same object, so what they show is what runs."""
 
     skill: ModelSkill
     action: str
@@ -211,10 +213,10 @@ class AutoMLRunner(EvaluationMixin):
             # Options the run was launched with (a partition, a namespace) hold on resume unless given again.
             self.platform_options = self.platform_options or dict(self.store.meta("platform_options") or {})
             self._platform_kwargs = platform_kwargs or dict(self.store.meta("platform_kwargs") or {})
-            self.platform = as_platform(self.platform_sdk, **self._platform_options(self.workspace.run_dir.parent))
+            self.platform = as_platform(self.platform_sdk, **self.job_platform_options(self.workspace.run_dir.parent))
         else:
             self._platform_kwargs = dict(platform_kwargs)
-            plan = self._plan(
+            plan = self.make_plan(
                 automl_algorithm,
                 automl_settings,
                 spec_overrides,
@@ -227,8 +229,8 @@ class AutoMLRunner(EvaluationMixin):
                 image,
                 execution,
             )
-            self.algorithm = self._make_algorithm(plan)  # may refuse the plan: before anything is written
-            self.platform = as_platform(self.platform_sdk, **self._platform_options(root))
+            self.algorithm = self.build_algorithm(plan)  # may refuse the plan: before anything is written
+            self.platform = as_platform(self.platform_sdk, **self.job_platform_options(root))
             self._data = self._prepare_data(plan, root)  # staging and the sample count: before any workspace or job
             self.workspace = Workspace.create(root)
             self.store = Store(self.workspace.state_path, now=self.clock.now)
@@ -237,8 +239,8 @@ class AutoMLRunner(EvaluationMixin):
         self.resolver = MetricResolver(plan.metric, metric_extractor)
         self.eval_resolver = MetricResolver(plan.skill.info.automl.evaluate_metric or plan.metric, metric_extractor)
         if resume:
-            self.algorithm = self._make_algorithm(plan)
-        self.store.set_meta(total_recommendations=self._total_recommendations())
+            self.algorithm = self.build_algorithm(plan)
+        self.store.set_meta(total_recommendations=self.total_recommendations())
         self.running: dict[str, _Running] = {}
         self._metricless = 0
         self._failure_streak: list[tuple[str, str]] = []
@@ -293,7 +295,7 @@ class AutoMLRunner(EvaluationMixin):
             )
         return result
 
-    def _platform_options(self, workspace_root: Path) -> dict[str, Any]:
+    def job_platform_options(self, workspace_root: Path) -> dict[str, Any]:
         """Options for building the platform; local job state lives beside the runs it belongs to.
 
         Platform keywords of ``run()`` other than the job shape (``gpu_count``, ``num_nodes``) are
@@ -311,7 +313,7 @@ class AutoMLRunner(EvaluationMixin):
         return options
 
     # ================================================================== planning and persistence
-    def _plan(
+    def make_plan(
         self,
         algorithm: str | None,
         raw_settings: dict[str, Any] | None,
@@ -324,7 +326,12 @@ class AutoMLRunner(EvaluationMixin):
         eval_overrides: dict[str, Any] | None,
         image: str | None = None,
         execution: dict[str, Any] | None = None,
-    ) -> _Plan:
+    ) -> RunPlan:
+        """The plan of a run with these inputs, each validated as ``run()`` validates it; nothing is written.
+
+        Raises:
+            AutoMLError: any input the run would refuse (unknown setting, bad range, unknown key...).
+        """
         settings = AutoMLSettings.parse(raw_settings)
         name = algorithm or settings.automl_algorithm or "bayesian"
         get_algorithm_class(name)
@@ -347,7 +354,7 @@ class AutoMLRunner(EvaluationMixin):
         overrides = dict(overrides or {})
         validate_override_keys(overrides, schema, template)
         base_spec = deep_merge(template, expand_dotted(overrides))
-        for key, value in self._dataset_keys(skill, self.action, train_uri, eval_uri).items():
+        for key, value in self.dataset_keys(skill, self.action, train_uri, eval_uri).items():
             if get_dotted(expand_dotted(overrides), key) is None:
                 set_dotted(base_spec, key, value)
         if base_checkpoint:
@@ -368,12 +375,12 @@ class AutoMLRunner(EvaluationMixin):
             "image": image,
             "execution": execution,
         }
-        return _Plan(
+        return RunPlan(
             skill, self.action, settings, name, metric, direction, space, base_spec, dict(eval_overrides or {}), inputs
         )
 
     @staticmethod
-    def _dataset_keys(skill: ModelSkill, action: str, train_uri: str | None, eval_uri: str | None) -> dict[str, str]:
+    def dataset_keys(skill: ModelSkill, action: str, train_uri: str | None, eval_uri: str | None) -> dict[str, str]:
         """Spec keys filled from dataset URIs through the skill's ``data_sources`` mapping."""
         uris = {"train_datasets": train_uri, "eval_dataset": eval_uri}
         out: dict[str, str] = {}
@@ -388,7 +395,7 @@ class AutoMLRunner(EvaluationMixin):
             out[key] = f"{uri.rstrip('/')}/{rel}" if rel else uri
         return out
 
-    def _persist_plan(self, plan: _Plan) -> None:
+    def _persist_plan(self, plan: RunPlan) -> None:
         assert self.store is not None
         self.store.set_meta(
             skill_dir=str(plan.skill.root),
@@ -416,7 +423,7 @@ class AutoMLRunner(EvaluationMixin):
         if self._data is not None:
             atomic_write_json(self.workspace.evaluations / "data_staging.json", self._data.staging_record())
 
-    def _prepare_data(self, plan: _Plan, root: Path) -> DataPlan:
+    def _prepare_data(self, plan: RunPlan, root: Path) -> DataPlan:
         """Stage data once under the results root, point the spec at the copies, count training samples."""
         data = prepare_data(
             plan.skill, plan.action, plan.base_spec, results_root=root, given_count=plan.settings.train_sample_count
@@ -427,7 +434,7 @@ class AutoMLRunner(EvaluationMixin):
             plan.settings.train_sample_count = data.sample_count.count  # persisted as given: resume caps alike
         return data
 
-    def _review(self, plan: _Plan) -> dict[str, Any]:
+    def _review(self, plan: RunPlan) -> dict[str, Any]:
         """What is about to run, recorded before the first job (the MCP server adds estimates and gates)."""
         return {
             "model": plan.skill.name,
@@ -453,7 +460,7 @@ class AutoMLRunner(EvaluationMixin):
             "data": self._data.review() if self._data is not None else None,
         }
 
-    def _plan_from_store(self) -> _Plan:
+    def _plan_from_store(self) -> RunPlan:
         assert self.store is not None
         meta = self.store.all_meta()
         if "skill_dir" not in meta:
@@ -468,7 +475,7 @@ class AutoMLRunner(EvaluationMixin):
             skill.schema(meta["action"]), inputs.get("automl_hyperparameters"), inputs.get("custom_param_ranges")
         )
         self.action = meta["action"]
-        return _Plan(
+        return RunPlan(
             skill,
             meta["action"],
             settings,
@@ -495,7 +502,7 @@ class AutoMLRunner(EvaluationMixin):
             self._drain_brain()
             if not self.running:
                 launched = len(self.store.recs("rec"))
-                if launched >= self._total_recommendations() or not self._can_launch():
+                if launched >= self.total_recommendations() or not self._can_launch():
                     return
                 # Nothing runs and the algorithm proposes nothing: waiting would never end.
                 self.store.set_meta(stop_reason=f"{self.plan.algorithm} had nothing more to propose")
@@ -534,7 +541,7 @@ class AutoMLRunner(EvaluationMixin):
         assert self.store is not None
         launched = False
         while self._slots_free() > 0 and self._can_launch():
-            remaining = self._total_recommendations() - len(self.store.recs("rec"))
+            remaining = self.total_recommendations() - len(self.store.recs("rec"))
             if remaining <= 0:
                 return launched
             proposals = self.algorithm.propose(min(self._slots_free(), remaining))
@@ -557,7 +564,7 @@ class AutoMLRunner(EvaluationMixin):
             checkpoint = self._parent_checkpoint(proposal.resume_from)
             if checkpoint:
                 set_dotted(spec, self.plan.skill.resume_key, checkpoint)
-        adjustments, invalid = self._cap_batches(spec)
+        adjustments, invalid = self.cap_batches(spec)
         budget = get_dotted(spec, self.plan.skill.epochs_key)
         status = RecStatus.INVALID_CONFIGURATION if invalid else RecStatus.PENDING
         start_epoch = 0  # promotions and PBT steps train only the epochs after their parent's
@@ -583,7 +590,7 @@ class AutoMLRunner(EvaluationMixin):
             return
         self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
 
-    def _make_algorithm(self, plan: _Plan) -> Algorithm:
+    def build_algorithm(self, plan: RunPlan) -> Algorithm:
         self.plan = plan
         return get_algorithm_class(plan.algorithm)(
             plan.space,
@@ -593,7 +600,7 @@ class AutoMLRunner(EvaluationMixin):
             metric=plan.metric,
         )
 
-    def _resumable(self, plan: _Plan) -> bool:
+    def _resumable(self, plan: RunPlan) -> bool:
         """Whether rungs are climbed by promotion (resume the exact checkpoint) or by stopping."""
         mode = plan.settings.automl_rung_mode
         if mode == "promotion" and not plan.skill.resume_key:
@@ -604,7 +611,7 @@ class AutoMLRunner(EvaluationMixin):
             )
         return mode == "promotion" or (mode == "auto" and plan.skill.resume_key is not None)
 
-    def _total_recommendations(self) -> int:
+    def total_recommendations(self) -> int:
         """The user's explicit budget, else what the algorithm's schedule needs, else the default."""
         settings = self.plan.settings
         planned = self.algorithm.planned_recommendations()
@@ -626,7 +633,7 @@ class AutoMLRunner(EvaluationMixin):
                 return str(exact)
         return extra.get("checkpoint")
 
-    def _cap_batches(self, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    def cap_batches(self, spec: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         count = self.plan.settings.train_sample_count
         if count is None or self.plan.settings.allow_unsafe_effective_batch:
             return [], None
@@ -665,7 +672,7 @@ class AutoMLRunner(EvaluationMixin):
             name,
             gpus=gpus if isinstance(gpus, int) else 0,
             num_nodes=int(self._platform_kwargs.get("num_nodes", 1)),
-            env_passthrough=self._env_passthrough(),
+            env_passthrough=self.env_passthrough(),
         )
         self.store.add_job_intent(name, rec_id, action, role, retry_of)
         try:
@@ -681,7 +688,7 @@ class AutoMLRunner(EvaluationMixin):
         self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
 
-    def _env_passthrough(self) -> list[str]:
+    def env_passthrough(self) -> list[str]:
         """Names (never values) of credentials a job may inherit: the setting, else the platform skill's."""
         if self.plan.settings.automl_env_passthrough is not None:
             return list(self.plan.settings.automl_env_passthrough)

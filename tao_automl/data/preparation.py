@@ -261,7 +261,7 @@ def prepare_data(
 
 
 def data_review_lines(plan: Any, results_root: str | Path) -> list[str]:
-    """The launch review's data lines for a planned run (a runner ``_Plan``), previewed without copying.
+    """The launch review's data lines for a planned run (a runner ``RunPlan``), previewed without copying.
 
     Never raises: a preview that cannot be made says why, and the launch does the real work anyway.
     """

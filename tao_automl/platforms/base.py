@@ -11,7 +11,6 @@ import shutil
 import sys
 import threading
 from abc import ABC, abstractmethod
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,35 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tao_automl.errors import PlatformError
 from tao_automl.platforms.failures import FailureAnalysis, classify_failure
-
-
-class JobState(StrEnum):
-    """Six-state job vocabulary shared by every platform.
-
-    Transitions: PENDING -> RUNNING -> COMPLETE | ERROR | CANCELED. UNKNOWN means the platform
-    could not tell right now (a transient API error); it is never terminal, so the runner keeps
-    polling instead of guessing.
-    """
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETE = "COMPLETE"
-    ERROR = "ERROR"
-    CANCELED = "CANCELED"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (JobState.COMPLETE, JobState.ERROR, JobState.CANCELED)
-
-
-class JobStatus(BaseModel):
-    """What a platform knows about one job at one moment."""
-
-    state: JobState
-    exit_code: int | None = None
-    message: str = ""
-    infra_failure: bool = False
+from tao_automl.platforms.job_status import JobState, JobStatus
 
 
 class PythonScript(BaseModel):

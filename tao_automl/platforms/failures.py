@@ -11,14 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from tao_automl.platforms.job_status import JobStatus
 from tao_automl.redaction import redact
-
-if TYPE_CHECKING:
-    from tao_automl.platforms.base import JobStatus
 
 MAX_EVIDENCE_LINES = 5
 MAX_LINE_CHARS = 300
