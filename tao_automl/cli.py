@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from tao_automl.algorithms import available_algorithms
 from tao_automl.errors import AutoMLError, ConfigurationError
 from tao_automl.images import find_model_skill
 from tao_automl.plan_file import PlanFile
+from tao_automl.platforms import available_platforms
 from tao_automl.progress import progress_for
 from tao_automl.report import load_result, print_summary, write_report
 from tao_automl.results import query_status
@@ -73,8 +75,8 @@ def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
             help="JSON plan (skill, platform, platform_options, algorithm, settings, spec_overrides, "
             "custom_param_ranges, automl_hyperparameters, baseline_record, ...); replaces the other run inputs",
         )
-    p.add_argument("--platform", default="local", help="platform name (local, docker, slurm, ...)")
-    p.add_argument("--algorithm", default="bayesian")
+    p.add_argument("--platform", default="local", choices=available_platforms(), help="where the jobs run")
+    p.add_argument("--algorithm", default="bayesian", choices=available_algorithms(), help="search algorithm")
     p.add_argument("--max-recommendations", type=int, default=8 if demo else None)
     p.add_argument("--max-concurrent", type=int, default=2 if demo else None)
     p.add_argument("--max-epochs", type=int)

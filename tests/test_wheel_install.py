@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -60,7 +61,19 @@ walk("tao-automl", set(sys.argv[1:]))
 print(json.dumps(sorted(set(unmet))))
 """
 DIRECT_URL = "import importlib.metadata as m; print(m.distribution('tao-automl').read_text('direct_url.json'))"
+#: Not part of the source: environments, caches, build output, workspaces.
+SKIP = (".git", ".venv*", "node_modules", "build", "*.egg-info", "__pycache__", "dist", "demo_workspace",
+        "automl_workspace", ".pytest_cache", ".ruff_cache", ".hypothesis")  # fmt: skip
 OWN = ("tao_automl", "server", "__editable__", "__editable___tao_automl")
+
+
+def _source_copy(tmp: Path) -> Path:
+    """The checkout's files (symlinks kept) in ``tmp``: pip builds in the source tree, and its ``build/``
+    must neither land in the checkout nor carry stale files from an earlier build into this wheel."""
+    src = tmp / "src"
+    skip = shutil.ignore_patterns(*SKIP)
+    shutil.copytree(ROOT, src, symlinks=True, ignore=skip)
+    return src
 
 
 def _deps_view(tmp: Path) -> Path:
@@ -117,8 +130,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Pat
     """(venv, its python, a working directory outside the checkout) with the freshly built wheel installed."""
     tmp = tmp_path_factory.mktemp("wheel")
     dist = tmp / "dist"
+    src = _source_copy(tmp)
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(dist), "-q"],
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-w", str(dist), "-q"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -218,8 +232,9 @@ async def test_the_mcp_server_of_the_wheel_lists_its_tools_and_finds_packaged_sk
 def test_a_platform_extra_installs_as_versions_yaml_spells_it(tmp_path: Path) -> None:
     """``pip install "$(resolve_versions_key.py wheels.tao_automl_docker)"`` into a fresh venv: this checkout with
     the docker extra (built with build isolation, as a user's pip builds it); its requirements are then met."""
-    spec = resolve("wheels.tao_automl_docker")
-    assert spec == f"tao-automl[docker] @ {ROOT.as_uri()}"
+    src = _source_copy(tmp_path)
+    spec = resolve("wheels.tao_automl_docker", src / "versions.yaml")
+    assert spec == f"tao-automl[docker] @ {src.as_uri()}"
     python = _fresh_venv(tmp_path / "venv", _deps_view(tmp_path))
     install = _pip(python, "install", "--no-cache-dir", spec, cwd=tmp_path)
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
@@ -234,7 +249,7 @@ def test_a_platform_extra_installs_as_versions_yaml_spells_it(tmp_path: Path) ->
         capture_output=True,
         text=True,
     )
-    assert json.loads(shown.stdout)["url"] == ROOT.as_uri()
+    assert json.loads(shown.stdout)["url"] == src.as_uri()
     needs = subprocess.run(
         [str(python), "-c", "import docker, tao_sdk.platforms.docker, boto3; print('ok')"],
         cwd=tmp_path,
