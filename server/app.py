@@ -1,14 +1,18 @@
-"""The tao-automl MCP server (official ``mcp`` SDK 2.x, ``MCPServer``, stdio transport).
+"""The tao-automl MCP server (official ``mcp`` SDK 2.x, ``MCPServer``): thin adapters over the workflow.
 
-Seven tools take an agent from intake to the final report, and the server itself enforces the
-gates: nothing expensive starts before preflight passed, the image was shown, a baseline exists
-(or was knowingly waived), and the user confirmed the exact review. Each tool's arguments are
-validated by its own pydantic input model inside the tool, not by the SDK, so every malformed call
-gets the same structured error as a refusal (``isError`` with ``{"error": {gate, reason, fix}}``);
-successful calls return the output model as structured content.
+Seven tools take an agent from intake to the final report. Each is one step of
+``tao_automl.workflow`` (which enforces the gates: nothing expensive starts before preflight
+passed, the image was shown, a baseline exists or was knowingly waived, and the user confirmed the
+exact review), called through ``workflow.calls.call_step``: the step's pydantic input model
+validates the arguments, so a malformed call is answered like a refusal, as an error result whose
+text names the gate, the reason and the fix and carries them as JSON
+(``{"error": {gate, reason, fix, field, details}}``). A successful call returns the step's output
+model as structured content.
 
-Run ``tao-automl-mcp`` (or ``python -m server.app``); state lives in ``$TAO_AUTOML_MCP_STATE``
-(default ``~/.cache/tao-automl/mcp``), so a restarted server keeps every plan, review and run.
+Run ``tao-automl-mcp`` (stdio) or ``tao-automl-mcp --http 127.0.0.1:PORT`` (streamable HTTP at
+``/mcp``, loopback unless another host is named), or ``python -m server.app``. State lives in
+``$TAO_AUTOML_MCP_STATE`` (default ``~/.cache/tao-automl/mcp``), so a restarted server keeps every
+plan, review and run, and the command line's gated flow (``tao-automl preflight ...``) shares it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,31 +30,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict
 
-from server import handlers
-from server.gates import GateRefusal, StateStore, default_state_dir
-from server.handlers import ServerContext
-from server.models import (
-    BaselineInput,
-    BaselineOutput,
-    ErrorResult,
-    EstimateInput,
-    Gate,
-    ImageOutput,
-    LaunchInput,
-    LaunchOutput,
-    PreflightInput,
-    PreflightOutput,
-    Refusal,
-    ResolveImageInput,
-    ReviewOutput,
-    RunInput,
-    StatusOutput,
-    SummaryOutput,
-)
-from tao_automl.errors import AutoMLError
-from tao_automl.redaction import redact
+from tao_automl.workflow.calls import STEPS, Step, call_step, refusal_text
+from tao_automl.workflow.context import WorkflowContext
+from tao_automl.workflow.models import ErrorResult, Refusal
+from tao_automl.workflow.state import StateStore, default_state_dir
 
 logger = logging.getLogger(__name__)
 
@@ -83,80 +68,21 @@ def _error(refusal: Refusal) -> CallToolResult:
     success contract that typed clients generate code from. So the refusal travels as text: a
     sentence for a person, then the same facts as JSON (``ErrorResult``) for a program.
     """
-    text = f"refused by gate '{refusal.gate}': {refusal.reason}. Fix: {refusal.fix}"
+    text = refusal_text(refusal)
     payload = ErrorResult(error=refusal).model_dump_json()
     return CallToolResult(
         content=[TextContent(type="text", text=text), TextContent(type="text", text=payload)], is_error=True
     )
 
 
-#: Longest argument name echoed in a refusal: a caller's key can be megabytes (or a pasted secret).
-_MAX_NAME = 80
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    """An error location fit to echo: redacted (a key can be a pasted secret) and bounded in length."""
-    text = redact(".".join(str(p) for p in loc))
-    return text if len(text) <= _MAX_NAME else text[:_MAX_NAME] + "..."
-
-
-def _input_error(exc: ValidationError) -> Refusal:
-    """A pydantic error as a refusal; only locations and messages, never the rejected values."""
-    problems = [f"{_location(e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()[:10]]
-    first = exc.errors()[0] if exc.errors() else {"loc": ()}
-    return Refusal(
-        gate=Gate.INPUT,
-        reason="; ".join(problems),
-        fix="correct the named argument(s); the tool's input schema lists every argument, its type and bounds",
-        field=_location(first["loc"]) or None,
-        details={"errors": len(exc.errors())},
-    )
-
-
-def _tool(
-    name: str,
-    description: str,
-    input_model: type[BaseModel],
-    output_model: type[BaseModel],
-    handler: Callable[[ServerContext, Any], BaseModel],
-    *,
-    read_only: bool = False,
-) -> Tool:
-    """An MCP tool whose schema is ``input_model``'s and whose every outcome is structured."""
+def _tool(step: Step, description: str) -> Tool:
+    """An MCP tool over a workflow step: its input model's schema, its output model as structured content."""
 
     async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
-        server_ctx: ServerContext = ctx.request_context.lifespan_context
-        try:
-            inp = input_model.model_validate(arguments)
-        except ValidationError as exc:
-            return _error(_input_error(exc))
-        try:
-            out = await anyio.to_thread.run_sync(handler, server_ctx, inp)
-        except GateRefusal as r:
-            return _error(Refusal(gate=r.gate, reason=redact(r.reason), fix=r.fix, field=r.field, details=r.details))
-        except AutoMLError as exc:
-            return _error(
-                Refusal(
-                    gate=Gate.INPUT, reason=redact(exc.message), fix=exc.hint or "correct the input", field=exc.field
-                )
-            )
-        except (OSError, ValueError, TypeError) as exc:
-            return _error(
-                Refusal(
-                    gate=Gate.INPUT,
-                    reason=redact(f"{type(exc).__name__}: {exc}")[:2000],
-                    fix="check the paths and values given",
-                )
-            )
-        except Exception as exc:  # a tool must answer, never take the server down
-            logger.exception("tool %s failed", name)
-            return _error(
-                Refusal(
-                    gate=Gate.INTERNAL,
-                    reason=f"{type(exc).__name__} in {name}",
-                    fix="this is a server bug: report it with the server log; retrying may not help",
-                )
-            )
+        server_ctx: WorkflowContext = ctx.request_context.lifespan_context
+        out = await anyio.to_thread.run_sync(call_step, step, server_ctx, arguments)
+        if isinstance(out, Refusal):
+            return _error(out)
         return CallToolResult(
             content=[TextContent(type="text", text=out.model_dump_json())],
             structured_content=out.model_dump(mode="json"),
@@ -164,108 +90,76 @@ def _tool(
 
     return Tool(
         fn=call,
-        name=name,
-        title=name.replace("_", " "),
+        name=step.name,
+        title=step.name.replace("_", " "),
         description=description,
-        parameters=input_model.model_json_schema(),
-        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=output_model),
+        parameters=step.input_model.model_json_schema(),
+        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=step.output_model),
         is_async=True,
         context_kwarg="ctx",
-        annotations=ToolAnnotations(read_only_hint=read_only, destructive_hint=False, open_world_hint=not read_only),
+        annotations=ToolAnnotations(
+            read_only_hint=step.read_only, destructive_hint=False, open_world_hint=not step.read_only
+        ),
     )
 
 
-TOOLS = [
-    (
-        "preflight_check",
+#: What each tool says to an agent (the MCP face's words; the steps themselves are tao_automl.workflow's).
+DESCRIPTIONS = {
+    "preflight_check": (
         "Step 1. Check that a model can be tuned on a platform before anything runs: model support gate (AutoML "
         "enabled, train schema), spec template, container image, the runner accepting the plan (spec_overrides), "
-        "data visibility for every datasets path ('train'/'eval' labels feed the run), credential presence by name "
-        "(SET/UNSET, never values), platform reachability, compute shape and free disk. Returns every check with "
-        "pass/fail/evidence/fix and a preflight_id that the following tools need.",
-        PreflightInput,
-        PreflightOutput,
-        handlers.preflight_check,
-        False,
+        "data visibility for every datasets path ('train'/'eval' labels feed the run), credential presence by "
+        "name (SET/UNSET, never values), platform reachability, compute shape and free disk. Returns every check "
+        "with pass/fail/evidence/fix and a preflight_id that the following tools need."
     ),
-    (
-        "resolve_image",
+    "resolve_image": (
         "Step 2. Which container image an action runs in and where that came from (action, model, versions.yaml "
         "key). confirmation_required is always true: show the image to the user. Pass preflight_id so the launch "
-        "gate records that the train image was resolved.",
-        ResolveImageInput,
-        ImageOutput,
-        handlers.resolve_image_tool,
-        False,
+        "gate records that the train image was resolved."
     ),
-    (
-        "run_baseline_eval",
-        "Step 3. Measure the baseline the run is compared against: without a checkpoint, train the schema-default "
-        "configuration at the run's budget (spec_overrides) and evaluate its checkpoint; with a checkpoint, "
-        "evaluate it. Runs detached and waits up to wait_seconds; call again to keep waiting. Returns the metric, "
-        "job ids, record path and timing, or a 'baseline' error with the reason (no evaluate action, no eval data, "
-        "job failed). Only with the user's agreement: accept_proxy=true (proxy_metric_value) or "
-        "declare_unavailable=true, each with a reason, passes the gate without a measurement.",
-        BaselineInput,
-        BaselineOutput,
-        handlers.run_baseline_eval,
-        False,
+    "run_baseline_eval": (
+        "Step 3. Measure the baseline the run is compared against: without a checkpoint, train the schema-default"
+        " configuration at the run's budget (spec_overrides) and evaluate its checkpoint; with a checkpoint, "
+        "evaluate it. Runs detached and waits up to wait_seconds; call again to keep waiting. Returns the metric,"
+        " job ids, record path and timing, or a 'baseline' error with the reason (no evaluate action, no eval "
+        "data, job failed). Only with the user's agreement: accept_proxy=true (proxy_metric_value) or "
+        "declare_unavailable=true, each with a reason, passes the gate without a measurement."
     ),
-    (
-        "estimate_budget",
-        "Step 4. The launch review: model, platform, image, compute shape, datasets and sample counts, algorithm, "
-        "budget, concurrency, metric and direction, parameters and ranges, the exact first batch of configurations, "
-        "the baseline, the final-evaluation plan, and an estimate (wall time, GPU-hours, cost with "
-        "price_per_gpu_hour; per-epoch time from the baseline job or a short probe). Over time_limit_hours it lists "
-        "the cuts that would fit. Returns review_id and the review markdown (also written under results_root). "
-        "Show the markdown to the user before launching.",
-        EstimateInput,
-        ReviewOutput,
-        handlers.estimate_budget,
-        False,
+    "estimate_budget": (
+        "Step 4. The launch review: model, platform, image, compute shape, datasets and sample counts, algorithm,"
+        " budget, concurrency, metric and direction, parameters and ranges, the exact first batch of "
+        "configurations, the baseline, the final-evaluation plan, and an estimate (wall time, GPU-hours, cost "
+        "with price_per_gpu_hour; per-epoch time from the baseline job or a short probe). Over time_limit_hours "
+        "it lists the cuts that would fit. Returns review_id and the review markdown (also written under "
+        "results_root). Show the markdown to the user before launching."
     ),
-    (
-        "launch_automl",
+    "launch_automl": (
         "Step 5. Start the AutoML run of an approved review, detached (it survives this server). Refuses unless "
-        "preflight passed, the image was resolved, a baseline was measured or knowingly waived, the review exists, "
-        "confirmed is true, and nothing in the plan changed since the review (content hash). Launching the same "
-        "review again returns the same run. Returns run_id, workspace and pid.",
-        LaunchInput,
-        LaunchOutput,
-        handlers.launch_automl,
-        False,
+        "preflight passed, the image was resolved, a baseline was measured or knowingly waived, the review "
+        "exists, confirmed is true, and nothing in the plan changed since the review (content hash). Launching "
+        "the same review again returns the same run. Returns run_id, workspace and pid."
     ),
-    (
-        "job_status",
+    "job_status": (
         "Step 6. Live status of a run from its workspace: state, progress, running jobs with current metric, "
         "hyperparameters and ETA, best so far, baseline, failures with their class, LLM brain health for LLM "
-        "algorithms, and the runner log tail if it crashed.",
-        RunInput,
-        StatusOutput,
-        handlers.job_status,
-        True,
+        "algorithms, and the runner log tail if it crashed."
     ),
-    (
-        "summarize_results",
+    "summarize_results": (
         "Step 7. Baseline vs every recommendation vs best, the final evaluation, the exact best checkpoint file "
-        "(never a 'latest' link), failures and what to do next. Also writes report/summary.md in the run.",
-        RunInput,
-        SummaryOutput,
-        handlers.summarize_results,
-        False,
+        "(never a 'latest' link), failures and what to do next. Also writes report/summary.md in the run."
     ),
-]
+}
 
 
-def build_server(state_dir: str | Path | None = None) -> MCPServer[ServerContext]:
+def build_server(state_dir: str | Path | None = None) -> MCPServer[WorkflowContext]:
     """The MCP server with every tool; its state (plans, reviews, runs) lives under ``state_dir``."""
     root = Path(state_dir).expanduser() if state_dir else default_state_dir()
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[ServerContext]) -> AsyncIterator[ServerContext]:
-        yield ServerContext(store=StateStore(root))
+    async def lifespan(_: MCPServer[WorkflowContext]) -> AsyncIterator[WorkflowContext]:
+        yield WorkflowContext(store=StateStore(root))
 
-    tools = [_tool(n, d, i, o, h, read_only=ro) for n, d, i, o, h, ro in TOOLS]
+    tools = [_tool(STEPS[name], text) for name, text in DESCRIPTIONS.items()]
     return MCPServer("tao-automl", instructions=INSTRUCTIONS, lifespan=lifespan, tools=tools, log_level="WARNING")
 
 

@@ -1,4 +1,4 @@
-"""``tao-automl``: run, resume, status, report and the demo, for people and scripts.
+"""``tao-automl``: run, resume, status, report, the demo, and the gated flow (preflight ... summarize).
 
 Errors print one line naming the field and the fix, and exit 2; nothing is written on bad input.
 """
@@ -19,6 +19,7 @@ from rich.console import Console
 
 from tao_automl.algorithms import available_algorithms
 from tao_automl.errors import AutoMLError, ConfigurationError
+from tao_automl.gated_cli import COMMANDS, add_commands, run_command
 from tao_automl.images import find_model_skill
 from tao_automl.plan_file import PlanFile
 from tao_automl.platforms import available_platforms
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write report/summary.md, report/report.html and plots; print the table")
     rp.add_argument("workspace")
     rp.add_argument("--json", action="store_true")
+    add_commands(sub.add_parser)
     return parser
 
 
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=200)
+    if args.command in COMMANDS:
+        return run_command(args)
     try:
         if args.command == "run" and args.plan_file:
             result = _run_plan(args)

@@ -11,7 +11,7 @@ evaluation re-measures the selected best checkpoint with the same metric and dat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tao_automl.algorithms import RecStatus
 from tao_automl.checkpoints import final_checkpoint
@@ -21,12 +21,10 @@ from tao_automl.hooks import call_hook, metric_from_hook
 from tao_automl.metrics import as_metric
 from tao_automl.platforms import JobState
 from tao_automl.results import BASELINE_STATUSES, best_rec
+from tao_automl.running_job import RunningJob
 from tao_automl.spec import deep_merge, expand_dotted, flatten, get_dotted, set_dotted, validate_override_keys
 from tao_automl.store import BASELINE_REC_ID
 from tao_automl.workspace import atomic_write_json
-
-if TYPE_CHECKING:
-    from tao_automl.runner import _Running
 
 
 class EvaluationMixin:
@@ -121,7 +119,7 @@ class EvaluationMixin:
             defaults = {p.name: get_dotted(self.plan.base_spec, p.name) for p in self.plan.space}
             self.algorithm.warm_start(defaults, value)
 
-    def _baseline_train_done(self, run: _Running, state: JobState) -> None:
+    def _baseline_train_done(self, run: RunningJob, state: JobState) -> None:
         assert self.store is not None and self.platform is not None
         results = run.job_dir / "results"
         if state is not JobState.COMPLETE:
@@ -154,7 +152,7 @@ class EvaluationMixin:
         if checkpoint and self.plan.skill.has_action("evaluate") and self.plan.skill.eval_checkpoint_key:
             self._submit_eval(run.rec_id, "baseline_eval", str(checkpoint), "baseline_eval")
 
-    def _baseline_eval_done(self, run: _Running, state: JobState) -> None:
+    def _baseline_eval_done(self, run: RunningJob, state: JobState) -> None:
         assert self.store is not None and self.platform is not None
         source = (self.store.meta("baseline") or {}).get("source")
         reading = None

@@ -35,6 +35,7 @@ from tao_automl.metrics import MetricResolver
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
 from tao_automl.preflight import load_platform_skill
 from tao_automl.results import best_rec, build_result, history_entry, query_status
+from tao_automl.running_job import RunningJob
 from tao_automl.settings import AutoMLSettings
 from tao_automl.skill import ModelSkill
 from tao_automl.space import SearchSpace, build_search_space
@@ -62,20 +63,6 @@ MAX_METRICLESS_SUCCESSES = 3
 _DEFAULT_POLL = 5.0
 #: ``run()`` platform keywords that shape every job on any platform (the rest go to the platform).
 _JOB_SHAPE_KWARGS = ("gpu_count", "num_nodes")
-
-
-@dataclass
-class _Running:
-    """A job in flight. ``role``: train | baseline_train | baseline_eval."""
-
-    rec_id: int
-    role: str
-    name: str
-    job_id: str
-    job_dir: Path
-    started: float
-    stop_requested: str | None = None
-    stop_epoch: int | None = None
 
 
 @dataclass
@@ -241,7 +228,7 @@ class AutoMLRunner(EvaluationMixin):
         if resume:
             self.algorithm = self.build_algorithm(plan)
         self.store.set_meta(total_recommendations=self.total_recommendations())
-        self.running: dict[str, _Running] = {}
+        self.running: dict[str, RunningJob] = {}
         self._metricless = 0
         self._failure_streak: list[tuple[str, str]] = []
         self._final_epochs: dict[int, int] = {}
@@ -683,7 +670,7 @@ class AutoMLRunner(EvaluationMixin):
             self._record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
             return False
         self.store.set_job_submitted(name, job_id)
-        self.running[name] = _Running(rec_id, role, name, job_id, job_dir, self.clock.now())
+        self.running[name] = RunningJob(rec_id, role, name, job_id, job_dir, self.clock.now())
         self._mark_running(rec_id)
         self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
@@ -724,7 +711,7 @@ class AutoMLRunner(EvaluationMixin):
             self.store.set_job_state(name, str(status.state))
             self._job_done(run, status.state, status.message)
 
-    def _intermediate(self, run: _Running) -> None:
+    def _intermediate(self, run: RunningJob) -> None:
         """Record per-epoch metrics once each and let the algorithm stop the job early.
 
         TAO's ``status.json`` is the primary source; models without one are read from the new log
@@ -750,7 +737,7 @@ class AutoMLRunner(EvaluationMixin):
                 self.store.event("early_stop", run.rec_id, epoch=epoch, metric=value)
                 self.platform.cancel(run.job_id)
 
-    def _job_done(self, run: _Running, state: JobState, message: str) -> None:
+    def _job_done(self, run: RunningJob, state: JobState, message: str) -> None:
         if run.role == "baseline_eval":
             self._baseline_eval_done(run, state)
             return
@@ -759,7 +746,7 @@ class AutoMLRunner(EvaluationMixin):
             return
         self._train_done(run, state, message)
 
-    def _train_done(self, run: _Running, state: JobState, message: str) -> None:
+    def _train_done(self, run: RunningJob, state: JobState, message: str) -> None:
         assert self.store is not None and self.platform is not None
         rec_id = run.rec_id
         results = run.job_dir / "results"
@@ -798,7 +785,7 @@ class AutoMLRunner(EvaluationMixin):
             return
         self._record_failure(rec_id, "train", analysis.reason, str(analysis.category))
 
-    def _retry(self, run: _Running, reason: str) -> bool:
+    def _retry(self, run: RunningJob, reason: str) -> bool:
         """Resubmit after an infrastructure failure or preemption, at most ``automl_max_retries`` times.
 
         The new job is linked to the one it replaces by ``retry_of``; the recommendation stays
@@ -815,11 +802,11 @@ class AutoMLRunner(EvaluationMixin):
         spec = expand_dotted(rec["specs"])
         return self._submit(run.rec_id, run.role, self.action, spec, label, retry_of=run.job_id)
 
-    def _intermediate_final(self, run: _Running) -> None:
+    def _intermediate_final(self, run: RunningJob) -> None:
         if run.role == "train":
             self._intermediate(run)
 
-    def _train_succeeded(self, run: _Running, extra: dict[str, Any]) -> None:
+    def _train_succeeded(self, run: RunningJob, extra: dict[str, Any]) -> None:
         assert self.store is not None and self.platform is not None
         rec_id = run.rec_id
         eval_fn = self._hooks["eval_fn"]
@@ -885,7 +872,7 @@ class AutoMLRunner(EvaluationMixin):
             note = {"error": f"feedback_fn raised {type(exc).__name__}: {exc}"}
         extra["feedback"] = note if _plain(note) else str(note)
 
-    def _epochs_trained(self, run: _Running) -> int | None:
+    def _epochs_trained(self, run: RunningJob) -> int | None:
         """The epoch the job's result belongs to: its last reported epoch, else its newest checkpoint's."""
         assert self.store is not None
         steps = [m["step"] for m in self.store.metrics(run.rec_id, self.plan.metric)]
@@ -1036,7 +1023,7 @@ class AutoMLRunner(EvaluationMixin):
                     self.store.set_job_submitted(job["name"], job_id)
             label = self._label(job["rec_id"], job["role"])
             if job_id is not None and self.platform.reattach(job_id):
-                self.running[job["name"]] = _Running(
+                self.running[job["name"]] = RunningJob(
                     job["rec_id"], job["role"], job["name"], job_id, self.workspace.job_dir(label), self.clock.now()
                 )
                 self._mark_running(job["rec_id"])  # a crash may have come between submit and this update

@@ -203,7 +203,7 @@ INIT_PARAMS = set(inspect.signature(AutoMLRunner.__init__).parameters) - {"self"
 SETTINGS = AutoMLSettings.model_fields
 SPACE_SOURCE = _read(PROJECT_ROOT / "tao_automl" / "space.py")
 PREFLIGHT_SOURCE = "".join(
-    _read(p) for p in (PROJECT_ROOT / "tao_automl" / "preflight.py", SERVER_DIR / "handlers.py") if p.is_file()
+    _read(p) for p in (PROJECT_ROOT / "tao_automl" / "preflight.py", *(PROJECT_ROOT / "tao_automl" / "workflow").glob("*.py"))  # noqa: E501
 )
 RUNNER_STRINGS = {
     n.value
@@ -325,7 +325,7 @@ def test_skill_info_tool_contracts_match_the_server() -> None:
     tools = server_tools()
     if tools is None:
         pytest.skip("server/app.py does not exist yet")
-    models = importlib.import_module("server.models")
+    models = importlib.import_module("tao_automl.workflow.models")
     for tool in _skill_info()["tools"]:
         inputs, outputs = tools[tool["name"]]
         assert set(tool["inputs"]) == inputs, f"{tool['name']}: skill_info inputs differ from the server's {inputs}"

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from server.models import Gate, GateStatus
+from tao_automl.workflow.models import Gate, GateStatus
 from tao_automl.workspace import atomic_write_json
 
 STATE_ENV = "TAO_AUTOML_MCP_STATE"

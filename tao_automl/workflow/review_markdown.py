@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.models import ReviewOutput
+from tao_automl.workflow.models import ReviewOutput
 
 
 def _fmt(value: Any) -> str:
