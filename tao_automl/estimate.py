@@ -386,7 +386,8 @@ def measure_default_config(
         return record
     eval_dir = out / "baseline_eval"
     name = f"baseline-{stamp}-evaluate-{os.getpid()}".lower()
-    request = prepare_job(skill, "evaluate", runner.eval_spec(ckpt), eval_dir, name, env_passthrough=passthrough)
+    spec = runner.evaluations.eval_spec(ckpt)
+    request = prepare_job(skill, "evaluate", spec, eval_dir, name, env_passthrough=passthrough)
     started = time.monotonic()
     eval_id = job_platform.submit(request)
     eval_metric = skill.info.automl.evaluate_metric or plan.metric

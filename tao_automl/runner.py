@@ -26,7 +26,7 @@ from tao_automl.errors import (
     MetricMissingError,
     NoSuccessfulRecommendationError,
 )
-from tao_automl.evaluation import EvaluationMixin
+from tao_automl.evaluation import Evaluations
 from tao_automl.hooks import call_hook, metric_from_hook
 from tao_automl.launch import check_runnable, prepare_job
 from tao_automl.llm.brain_log import append_records as append_brain_records
@@ -94,7 +94,7 @@ def _plain(value: Any) -> bool:
     return False
 
 
-class AutoMLRunner(EvaluationMixin):
+class AutoMLRunner:
     """Runs an AutoML study of one model skill on one platform.
 
     The published call spellings work::
@@ -136,6 +136,8 @@ class AutoMLRunner(EvaluationMixin):
         self.action = action
         self.poll_interval = poll_interval
         self.clock: Clock = clock or SystemClock()
+        self.evaluations = Evaluations(self)
+        self.given_baseline: dict[str, Any] | None = None
         self.listeners = list(listeners or [])
         self.platform: Platform | None = None
         self.workspace: Workspace | None = None
@@ -182,8 +184,8 @@ class AutoMLRunner(EvaluationMixin):
         ``create_python_job`` call of an SDK object, or are options of a platform given by name.
         ``workspace_id`` is accepted for the published signature; jobs here are named by run.
         """
-        self._baseline_record = dict(baseline_record) if baseline_record else None
-        self._hooks = {
+        self.given_baseline = dict(baseline_record) if baseline_record else None
+        self.hooks = {
             "metric_extractor": metric_extractor,
             "eval_fn": eval_fn,
             "final_eval_fn": final_eval_fn,
@@ -233,7 +235,7 @@ class AutoMLRunner(EvaluationMixin):
         self._failure_streak: list[tuple[str, str]] = []
         self._final_epochs: dict[int, int] = {}
         self.listeners += start_trackers(plan.settings, self.workspace.run_dir)
-        self._notify(
+        self.notify(
             "started",
             algorithm=plan.algorithm,
             platform=getattr(self.platform, "name", "?"),
@@ -249,27 +251,27 @@ class AutoMLRunner(EvaluationMixin):
             if resume:
                 self._reconcile()
             else:
-                self._start_baseline()
+                self.evaluations.start_baseline()
             self.store.set_meta(run_state="running")
             self._loop()
-            self._final_evaluation()
+            self.evaluations.final_evaluation()
             self.store.set_meta(run_state=self._finished_state())
         except KeyboardInterrupt:
             self.store.set_meta(run_state="interrupted")
             self.store.event("interrupted", running=[r.job_id for r in self.running.values()])
-            self._notify("aborted", state="interrupted", reason="KeyboardInterrupt")
+            self.notify("aborted", state="interrupted", reason="KeyboardInterrupt")
             raise
         except AutoMLError as exc:
             self.store.set_meta(run_state="failed", stop_reason=str(exc))
-            self._notify("aborted", state="failed", reason=str(exc))
+            self.notify("aborted", state="failed", reason=str(exc))
             raise
         except Exception as exc:  # a user hook or a bug: never leave the workspace saying "running"
             self.store.set_meta(run_state="failed", stop_reason=f"{type(exc).__name__}: {exc}")
-            self._notify("aborted", state="failed", reason=f"{type(exc).__name__}: {exc}")
+            self.notify("aborted", state="failed", reason=f"{type(exc).__name__}: {exc}")
             raise
         result = build_result(self.store)
         atomic_write_json(self.workspace.result_path, result)
-        self._notify("finished", result=result)
+        self.notify("finished", result=result)
         if result["best"] is None:
             failed = [h["rec_id"] for h in result["history"]]
             reason = self.store.meta("stop_reason") or f"no recommendation succeeded: {failed}"
@@ -476,7 +478,7 @@ class AutoMLRunner(EvaluationMixin):
         )
 
     # ================================================================== the loop
-    def _poll_interval(self) -> float:
+    def poll_seconds(self) -> float:
         if self.poll_interval is not None:
             return self.poll_interval
         return _DEFAULT_POLL
@@ -494,7 +496,7 @@ class AutoMLRunner(EvaluationMixin):
                 # Nothing runs and the algorithm proposes nothing: waiting would never end.
                 self.store.set_meta(stop_reason=f"{self.plan.algorithm} had nothing more to propose")
                 return
-            self.clock.sleep(self._poll_interval())
+            self.clock.sleep(self.poll_seconds())
 
     def _can_launch(self) -> bool:
         limit = self.plan.settings.automl_max_total_epochs
@@ -568,14 +570,14 @@ class AutoMLRunner(EvaluationMixin):
             failure_class="invalid_configuration" if invalid else None,
         )
         self.algorithm.bind(rec_id, proposal)
-        self._notify("recommendation", rec_id=rec_id, params=proposal.params, note=proposal.note)
+        self.notify("recommendation", rec_id=rec_id, params=proposal.params, note=proposal.note)
         self._observer_hook("on_recommendation", {"rec_id": rec_id, "params": proposal.params, "specs": flatten(spec)})
         if invalid:
             self._finished(
                 rec_id, Feedback(rec_id, RecStatus.INVALID_CONFIGURATION, failure_class="invalid_configuration")
             )
             return
-        self._submit(rec_id, "train", self.action, spec, f"{rec_id:04d}")
+        self.submit_job(rec_id, "train", self.action, spec, f"{rec_id:04d}")
 
     def build_algorithm(self, plan: RunPlan) -> Algorithm:
         self.plan = plan
@@ -636,7 +638,7 @@ class AutoMLRunner(EvaluationMixin):
         nodes = nodes if isinstance(nodes, int) and nodes > 0 else 1
         return gpus * nodes
 
-    def _submit(
+    def submit_job(
         self, rec_id: int, role: str, action: str, spec: dict[str, Any], label: str, retry_of: str | None = None
     ) -> bool:
         """Record the intent, then submit. A submit error fails the recommendation, not the run.
@@ -667,12 +669,12 @@ class AutoMLRunner(EvaluationMixin):
         except Exception as exc:  # noqa: BLE001 - any platform error is recorded, never fatal to the run
             self.store.set_job_state(name, "submit_failed")
             logger.warning("submit of %s failed: %s", name, exc)
-            self._record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
+            self.record_failure(rec_id, role, f"submit failed: {exc}", "infrastructure")
             return False
         self.store.set_job_submitted(name, job_id)
         self.running[name] = RunningJob(rec_id, role, name, job_id, job_dir, self.clock.now())
         self._mark_running(rec_id)
-        self._notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
+        self.notify("submitted", rec_id=rec_id, role=role, job_id=job_id)
         return True
 
     def env_passthrough(self) -> list[str]:
@@ -728,7 +730,7 @@ class AutoMLRunner(EvaluationMixin):
         for epoch, value in readings:
             if epoch is None or not self.store.add_metric(run.rec_id, epoch, self.plan.metric, value):
                 continue
-            self._notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
+            self.notify("metric", rec_id=run.rec_id, epoch=epoch, value=value)
             if run.role != "train" or run.stop_requested is not None:
                 continue
             self.algorithm.report(Feedback(run.rec_id, RecStatus.RUNNING, value, epoch=epoch, intermediate=True))
@@ -739,10 +741,10 @@ class AutoMLRunner(EvaluationMixin):
 
     def _job_done(self, run: RunningJob, state: JobState, message: str) -> None:
         if run.role == "baseline_eval":
-            self._baseline_eval_done(run, state)
+            self.evaluations.baseline_eval_done(run, state)
             return
         if run.role == "baseline_train":
-            self._baseline_train_done(run, state)
+            self.evaluations.baseline_train_done(run, state)
             return
         self._train_done(run, state, message)
 
@@ -771,7 +773,7 @@ class AutoMLRunner(EvaluationMixin):
             self._finished(rec_id, Feedback(rec_id, RecStatus.CANCELED, failure_class="canceled"))
             return
         if run.stop_requested == "timeout":
-            self._record_failure(
+            self.record_failure(
                 rec_id, "train", f"exceeded automl_job_timeout ({self.plan.settings.automl_job_timeout:g}s)", "timeout"
             )
             return
@@ -783,7 +785,7 @@ class AutoMLRunner(EvaluationMixin):
             self.store.update_rec(rec_id, status=RecStatus.CANCELED, failure_reason=message, failure_class="preempted")
             self._finished(rec_id, Feedback(rec_id, RecStatus.CANCELED, failure_class="preempted"))
             return
-        self._record_failure(rec_id, "train", analysis.reason, str(analysis.category))
+        self.record_failure(rec_id, "train", analysis.reason, str(analysis.category))
 
     def _retry(self, run: RunningJob, reason: str) -> bool:
         """Resubmit after an infrastructure failure or preemption, at most ``automl_max_retries`` times.
@@ -798,9 +800,9 @@ class AutoMLRunner(EvaluationMixin):
             return False
         label = self._label(run.rec_id, run.role)
         self.store.event("retry", run.rec_id, job_id=run.job_id, reason=reason, retry=retries + 1)
-        self._notify("retry", rec_id=run.rec_id, job_id=run.job_id, reason=reason)
+        self.notify("retry", rec_id=run.rec_id, job_id=run.job_id, reason=reason)
         spec = expand_dotted(rec["specs"])
-        return self._submit(run.rec_id, run.role, self.action, spec, label, retry_of=run.job_id)
+        return self.submit_job(run.rec_id, run.role, self.action, spec, label, retry_of=run.job_id)
 
     def _intermediate_final(self, run: RunningJob) -> None:
         if run.role == "train":
@@ -809,13 +811,13 @@ class AutoMLRunner(EvaluationMixin):
     def _train_succeeded(self, run: RunningJob, extra: dict[str, Any]) -> None:
         assert self.store is not None and self.platform is not None
         rec_id = run.rec_id
-        eval_fn = self._hooks["eval_fn"]
+        eval_fn = self.hooks["eval_fn"]
         rec = self.store.rec(rec_id)
         if eval_fn is not None:
             try:
-                value, meta = metric_from_hook(call_hook(eval_fn, self._public_rec(rec), run.job_id))
+                value, meta = metric_from_hook(call_hook(eval_fn, self.public_rec(rec), run.job_id))
             except Exception as exc:  # noqa: BLE001 - a user hook or platform error fails one job, never the run
-                self._record_failure(rec_id, "train", f"eval_fn raised {type(exc).__name__}: {exc}", "eval_fn_error")
+                self.record_failure(rec_id, "train", f"eval_fn raised {type(exc).__name__}: {exc}", "eval_fn_error")
                 return
             source = "eval_fn"
             if meta:
@@ -825,7 +827,7 @@ class AutoMLRunner(EvaluationMixin):
                 reading = self.resolver.resolve(run.job_dir / "results", self.platform.logs(run.job_id))
             except Exception as exc:  # noqa: BLE001 - a failing metric_extractor fails this recommendation only
                 reason = f"metric_extractor raised {type(exc).__name__}: {exc}"
-                self._record_failure(rec_id, "train", reason, "metric_extractor_error")
+                self.record_failure(rec_id, "train", reason, "metric_extractor_error")
                 return
             value, source = (reading.value, reading.source) if reading else (None, None)
         if value is None:
@@ -863,11 +865,11 @@ class AutoMLRunner(EvaluationMixin):
 
     def _feedback(self, rec: dict[str, Any], job_id: str, extra: dict[str, Any]) -> None:
         """``feedback_fn(rec, job_id)``: notes kept with the recommendation; an error is a note, not a failure."""
-        hook = self._hooks.get("feedback_fn")
+        hook = self.hooks.get("feedback_fn")
         if hook is None:
             return
         try:
-            note = call_hook(hook, self._public_rec(rec), job_id)
+            note = call_hook(hook, self.public_rec(rec), job_id)
         except Exception as exc:  # noqa: BLE001 - feedback only annotates; a successful job stays successful
             note = {"error": f"feedback_fn raised {type(exc).__name__}: {exc}"}
         extra["feedback"] = note if _plain(note) else str(note)
@@ -882,17 +884,17 @@ class AutoMLRunner(EvaluationMixin):
         epoch = checkpoint_epoch(checkpoint) if checkpoint else None
         return epoch if epoch is not None else self.store.rec(run.rec_id)["budget"]
 
-    def _record_failure(self, rec_id: int, role: str, reason: str, failure_class: str) -> None:
+    def record_failure(self, rec_id: int, role: str, reason: str, failure_class: str) -> None:
         assert self.store is not None
         if role == "final_eval":
             return  # the final evaluation reports its own outcome; the recommendation it measures is final
         measured = (self.store.meta("baseline") or {}).get("source") == "default_config"
         if role == "baseline_eval" and measured:
             # the baseline's training metric stands; only the evaluate step of its checkpoint failed
-            self._set_baseline(eval_error=reason)
+            self.evaluations.set_baseline(eval_error=reason)
             return
         if role in ("baseline_train", "baseline_eval"):
-            self._set_baseline(status="failure", reason=reason, failure_class=failure_class)
+            self.evaluations.set_baseline(status="failure", reason=reason, failure_class=failure_class)
             if role == "baseline_train":
                 self.store.update_rec(
                     rec_id, status=RecStatus.FAILURE, failure_reason=reason, failure_class=failure_class
@@ -921,8 +923,8 @@ class AutoMLRunner(EvaluationMixin):
         rec = self.store.rec(rec_id)
         self.store.event("rec_finished", rec_id, status=str(feedback.status), metric=feedback.metric)
         self._apply_retention()
-        public = self._public_rec(rec)
-        self._notify("result", rec=public)
+        public = self.public_rec(rec)
+        self.notify("result", rec=public)
         self._observer_hook("on_result", public, public.get("metric"), public.get("status"))
 
     def _apply_retention(self) -> None:
@@ -988,12 +990,12 @@ class AutoMLRunner(EvaluationMixin):
         recorded, never fatal, because losing a long sweep to a logging callback is worse than a
         missing log line."""
         try:
-            call_hook(self._hooks[name], payload, *more)
+            call_hook(self.hooks[name], payload, *more)
         except Exception as exc:  # noqa: BLE001 - see docstring
             logger.warning("%s hook raised %s: %s", name, type(exc).__name__, exc)
             self.store.event("hook_error", payload.get("rec_id"), hook=name, error=f"{type(exc).__name__}: {exc}")
 
-    def _public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
+    def public_rec(self, rec: dict[str, Any] | None) -> dict[str, Any]:
         if not rec or not self.store:
             return {}
         return history_entry(rec, self.store.jobs(rec["rec_id"]), self.plan.metric)
@@ -1047,7 +1049,9 @@ class AutoMLRunner(EvaluationMixin):
                 and rec["rec_id"] not in attached
                 and never_submitted
             ):
-                self._submit(rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}")
+                self.submit_job(
+                    rec["rec_id"], "train", self.action, expand_dotted(rec["specs"]), f"{rec['rec_id']:04d}"
+                )
         history = []
         for rec in self.store.recs("rec"):
             feedback = None
@@ -1080,7 +1084,7 @@ class AutoMLRunner(EvaluationMixin):
         rec = self.store.rec(job["rec_id"])
         if rec is None or rec["status"].final or job["role"] not in ("train", "baseline_train"):
             return
-        self._submit(rec["rec_id"], job["role"], self.action, expand_dotted(rec["specs"]), self._label(
+        self.submit_job(rec["rec_id"], job["role"], self.action, expand_dotted(rec["specs"]), self._label(
             rec["rec_id"], job["role"]))  # fmt: skip
 
     # ================================================================== LLM brain log
@@ -1100,7 +1104,7 @@ class AutoMLRunner(EvaluationMixin):
         return "llm_blocked"
 
     # ================================================================== listeners
-    def _notify(self, event: str, **data: Any) -> None:
+    def notify(self, event: str, **data: Any) -> None:
         for listener in self.listeners:
             try:
                 listener(event, data)

@@ -22,7 +22,7 @@ _STOP = object()
 class Tracker:
     """Base of every tracker; subclasses set ``name`` and implement :meth:`handle` and :meth:`close_backend`.
 
-    The runner calls the tracker with ``(event, data)`` for every event of ``AutoMLRunner._notify``
+    The runner calls the tracker with ``(event, data)`` for every event of ``AutoMLRunner.notify``
     (started, recommendation, submitted, metric, retry, result, final_evaluation, finished,
     aborted). ``handle`` runs on the worker thread, in event order; ``close_backend`` runs once on
     that thread after the last event, even after an error, to release runs and services.
