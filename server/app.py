@@ -163,7 +163,7 @@ def build_server(state_dir: str | Path | None = None) -> MCPServer[WorkflowConte
     return MCPServer("tao-automl", instructions=INSTRUCTIONS, lifespan=lifespan, tools=tools, log_level="WARNING")
 
 
-def _http_address(value: str) -> tuple[str, int]:
+def parse_http_address(value: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``PORT`` (loopback) for ``--http``."""
     host, _, port = value.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--http",
         metavar="[HOST:]PORT",
-        type=_http_address,
+        type=parse_http_address,
         help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio (HOST defaults to 127.0.0.1; the "
         "server checks Host/Origin headers against loopback names when bound to loopback)",
     )

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,32 @@ def _load_mapping(path: str | None, flag: str) -> dict[str, Any]:
     return data
 
 
+class LazyNames:
+    """``choices`` read from a registry only when argparse needs them (help, or checking a given value).
+
+    Listing the algorithms imports every algorithm module (about 1.4 s, torch included); every other
+    command (``status``, ``follow``, the gated steps) must not pay that to build its parser.
+    """
+
+    def __init__(self, load: Callable[[], list[str]]) -> None:
+        self._load = load
+        self._names: list[str] | None = None
+
+    def _all(self) -> list[str]:
+        if self._names is None:
+            self._names = list(self._load())
+        return self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._all()
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
     if not demo:
         p.add_argument(
@@ -76,8 +103,21 @@ def _add_run_args(p: argparse.ArgumentParser, *, demo: bool = False) -> None:
             help="JSON plan (skill, platform, platform_options, algorithm, settings, spec_overrides, "
             "custom_param_ranges, automl_hyperparameters, baseline_record, ...); replaces the other run inputs",
         )
-    p.add_argument("--platform", default="local", choices=available_platforms(), help="where the jobs run")
-    p.add_argument("--algorithm", default="bayesian", choices=available_algorithms(), help="search algorithm")
+    # An explicit metavar: argparse would otherwise list the choices while building the parser.
+    p.add_argument(
+        "--platform",
+        default="local",
+        choices=LazyNames(available_platforms),
+        metavar="PLATFORM",
+        help="where the jobs run: %(choices)s (default %(default)s)",
+    )
+    p.add_argument(
+        "--algorithm",
+        default="bayesian",
+        choices=LazyNames(available_algorithms),
+        metavar="ALGORITHM",
+        help="search algorithm: %(choices)s (default %(default)s)",
+    )
     p.add_argument("--max-recommendations", type=int, default=8 if demo else None)
     p.add_argument("--max-concurrent", type=int, default=2 if demo else None)
     p.add_argument("--max-epochs", type=int)

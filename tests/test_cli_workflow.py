@@ -1,7 +1,7 @@
 """The gated flow from the command line (``tao-automl preflight ... summarize``), and the same refusals as MCP.
 
 The whole flow runs for real on the demo network through the ``tao-automl`` console script, one
-process per step, as a person at a terminal would: preflight, image, a measured baseline, the
+process per step, as a person at a terminal would: preflight, image, a knowingly waived baseline, the
 review, a refused launch without ``--confirm``, the confirmed launch, following it to the end, and
 the summary. Then each gate is tried without its step, through the command line and through the
 MCP server (the official Python client) on one state directory: both refuse with the same gate and
@@ -53,14 +53,19 @@ def test_the_gated_flow_runs_end_to_end_from_the_command_line(tmp_path: Path) ->
     pid = pf["preflight_id"]
     image = ok(state, "image", "--preflight", pid, cwd=tmp_path)
     assert image["recorded_for"] == pid and image["confirmation_required"]
-    base = ok(state, "baseline", "--preflight", pid, "--wait-seconds", "300", cwd=tmp_path)
-    assert base["status"] == "measured" and 0 < base["metric_value"] <= 1
-    review = ok(state, "estimate", "--preflight", pid, "--algorithm", "random", "--settings", json.dumps(SETTINGS),
-                cwd=tmp_path)  # fmt: skip
-    assert review["launchable"] and len(review["first_batch"]) == 2
+    # Knowingly waived here (the MCP flow tests measure it): the gate needs the flag and a reason.
+    gate, _ = refused(state, "baseline", "--preflight", pid, "--declare-unavailable", cwd=tmp_path)
+    assert gate == "input"
+    base = ok(state, "baseline", "--preflight", pid, "--declare-unavailable", "--reason", "cli flow test: waived",
+              cwd=tmp_path)  # fmt: skip
+    assert base["status"] == "declared_unavailable" and base["gate_satisfied"]
     text = cli(state, "estimate", "--preflight", pid, "--algorithm", "random", "--settings", json.dumps(SETTINGS),
-               cwd=tmp_path)  # fmt: skip
-    assert text.returncode == 0 and "## First batch" in text.stdout and review["review_id"] in text.stdout
+               "--per-epoch-seconds", "0.5", "--startup-seconds", "3", "--no-probe", cwd=tmp_path)  # fmt: skip
+    assert text.returncode == 0 and "## First batch" in text.stdout, text.stderr
+    lines = text.stdout.splitlines()
+    fields = dict(line.split(": ", 1) for line in lines if line.startswith(("review_id: ", "launchable: ")))
+    assert fields["launchable"] == "True"
+    review = {"review_id": fields["review_id"]}
     gate, sentence = refused(state, "launch", "--review", review["review_id"], cwd=tmp_path)
     assert gate == "confirmation" and sentence.startswith("refused by gate 'confirmation': ")
     assert not list(runs.glob("run-*")), "nothing may start without --confirm"
@@ -71,10 +76,10 @@ def test_the_gated_flow_runs_end_to_end_from_the_command_line(tmp_path: Path) ->
         if status["state"] not in ("starting", "running"):
             break
         assert time.monotonic() < deadline, status
-        time.sleep(0.5)
+        time.sleep(2.0)
     assert status["state"] == "complete" and status["progress"]["completed"] == 2, status
     summary = ok(state, "summarize", "--run-id", launch["run_id"], cwd=tmp_path)
-    assert summary["baseline"]["status"] == "measured" and Path(summary["best_checkpoint"]).is_file()
+    assert summary["baseline"]["status"] != "measured" and Path(summary["best_checkpoint"]).is_file()
     assert summary["final_evaluation"]["status"] == "measured"
 
 

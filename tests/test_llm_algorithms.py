@@ -53,9 +53,7 @@ def test_llm_validates_clamps_retries_and_logs_every_call(llm_server: ScriptedLL
     calls = brain(result, "call")
     assert [c["data"]["outcome"] for c in calls[:5]] == ["malformed", "invalid", "ok", "http_error", "invalid"]
     assert "train.z" in calls[1]["data"]["error"]
-    assert calls[2]["data"]["clamped"] == [
-        {"param": "train.x", "proposed": 5.0, "clamped_to": 1.0, "bound": "high"}
-    ]
+    assert calls[2]["data"]["clamped"] == [{"param": "train.x", "proposed": 5.0, "clamped_to": 1.0, "bound": "high"}]
     assert calls[2]["data"]["attempt"] == 3 and calls[2]["data"]["rationale"] == "push x far"
     # a rejected answer is sent back with the reason
     retry_messages = llm_server.requests[1]["messages"]

@@ -78,9 +78,7 @@ def test_parallel_proposals_list_the_ones_before_them_as_running(space: SearchSp
         assert running.count("\n- {") == k
 
 
-def test_autoresearch_stops_after_five_failed_experiments_in_a_row(
-    space: SearchSpace, llm_server: ScriptedLLM
-) -> None:
+def test_autoresearch_stops_after_five_failed_experiments_in_a_row(space: SearchSpace, llm_server: ScriptedLLM) -> None:
     llm_server.default = cooperative
     algo = make("autoresearch", space, llm_server, automl_max_experiments=50)
     for rec_id in range(1, MAX_CONSECUTIVE_FAILURES + 1):

@@ -10,6 +10,7 @@ this test. The per-scenario result is printed (``pytest -s``) for the issue note
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import subprocess
@@ -56,9 +57,14 @@ async def test_conformance_suite_passes_all_but_the_documented_scenarios(tmp_pat
     assert failed == expected, {"unexpected": failed - expected, "now passing": expected - failed}
 
 
-def test_http_address_is_checked_before_serving(tmp_path: Path) -> None:
+def test_http_address_is_checked_before_serving() -> None:
     from services.mcp_clients import CONSOLE_SCRIPT
 
-    for bad in ("99999", "host:port", "127.0.0.1:"):
-        proc = subprocess.run([str(CONSOLE_SCRIPT), "--http", bad], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 2 and "--http: expected HOST:PORT or PORT" in proc.stderr, proc.stderr
+    from server.app import parse_http_address
+
+    assert parse_http_address("8765") == ("127.0.0.1", 8765) and parse_http_address("[::1]:80") == ("::1", 80)
+    for bad in ("99999", "host:port", "127.0.0.1:", "0"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected HOST:PORT or PORT"):
+            parse_http_address(bad)
+    proc = subprocess.run([str(CONSOLE_SCRIPT), "--http", "99999"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--http: expected HOST:PORT or PORT" in proc.stderr, proc.stderr

@@ -261,12 +261,24 @@ async def test_whole_flow_in_memory_and_gates_survive_a_restart(tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("kind", ["py-stdio", "ts-stdio", "py-http", "ts-http"])
+@pytest.mark.parametrize("kind", ["ts-stdio", "py-http", "ts-http"])
 async def test_whole_flow_over_a_transport(kind: str, tmp_path: Path) -> None:
-    """The console script serves the flow over stdio and over streamable HTTP, to both official clients."""
+    """The console script serves the flow over stdio and over streamable HTTP, to both official clients (the
+    Python client over stdio: :func:`test_the_python_client_over_stdio`; in memory it runs the whole flow)."""
     assert CONSOLE_SCRIPT.is_file(), "the tao-automl-mcp console script is not installed"
     async with connect(kind, tmp_path / "state", tmp_path) as client:
         await whole_flow(client, tmp_path / "runs", kind)
+    assert list((tmp_path / "state" / "plans").glob("pf-*.json"))
+
+
+@pytest.mark.asyncio
+async def test_the_python_client_over_stdio(tmp_path: Path) -> None:
+    """The console script over stdio to the Python client: its tools, a passed preflight, a refusal it shows."""
+    async with connect("py-stdio", tmp_path / "state", tmp_path) as client:
+        tools = {t["name"] for t in await client.list_tools()}
+        assert tools == TOOLS
+        assert (await preflight(client, tmp_path / "runs"))["passed"]
+        await refused(client, "launch_automl", "review", review_id="rv-0123456789abcdef", confirmed=True)
     assert list((tmp_path / "state" / "plans").glob("pf-*.json"))
 
 

@@ -203,7 +203,8 @@ INIT_PARAMS = set(inspect.signature(AutoMLRunner.__init__).parameters) - {"self"
 SETTINGS = AutoMLSettings.model_fields
 SPACE_SOURCE = _read(PROJECT_ROOT / "tao_automl" / "space.py")
 PREFLIGHT_SOURCE = "".join(
-    _read(p) for p in (PROJECT_ROOT / "tao_automl" / "preflight.py", *(PROJECT_ROOT / "tao_automl" / "workflow").glob("*.py"))  # noqa: E501
+    _read(p)
+    for p in (PROJECT_ROOT / "tao_automl" / "preflight.py", *(PROJECT_ROOT / "tao_automl" / "workflow").glob("*.py"))
 )
 RUNNER_STRINGS = {
     n.value
@@ -430,6 +431,7 @@ def test_marketplace_lists_the_plugin() -> None:
 
 
 # ---- settings ------------------------------------------------------------------------------------------------
+
 
 def wandb_tracker_source() -> str:
     """W&B run and table names (read as text: the docs test must not need wandb installed)."""
