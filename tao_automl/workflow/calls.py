@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from tao_automl.errors import AutoMLError
-from tao_automl.redaction import redact
+from tao_automl.redaction import redact, redact_obj
 from tao_automl.workflow.baseline_step import run_baseline_eval
 from tao_automl.workflow.context import WorkflowContext
 from tao_automl.workflow.image_step import resolve_image_step
@@ -101,7 +101,7 @@ def call_step(step: Step, ctx: WorkflowContext, arguments: dict[str, Any]) -> Ba
     except ValidationError as exc:
         return input_refusal(exc)
     try:
-        return step.run(ctx, inp)
+        out = step.run(ctx, inp)
     except GateRefusal as r:
         return Refusal(gate=r.gate, reason=redact(r.reason), fix=r.fix, field=r.field, details=r.details)
     except AutoMLError as exc:
@@ -121,6 +121,8 @@ def call_step(step: Step, ctx: WorkflowContext, arguments: dict[str, Any]) -> Ba
             reason=f"{type(exc).__name__} in {step.name}",
             fix="this is a bug: report it with the log; retrying may not help",
         )
+    # An answer can quote its inputs (a model name in a check's evidence): nothing secret-looking goes back.
+    return type(out).model_validate(redact_obj(out.model_dump(mode="json")))
 
 
 def refusal_text(refusal: Refusal) -> str:
