@@ -262,6 +262,7 @@ def _run_plan(args: argparse.Namespace) -> dict[str, Any]:
         eval_dataset_uri=plan.eval_dataset_uri,
         base_checkpoint=plan.base_checkpoint,
         baseline_record=plan.baseline_record,
+        run_name=plan.run_name,
     )
 
 

@@ -208,6 +208,7 @@ class Evaluations:
                     eval_metric_value=reading.value,
                     eval_job_id=run.job_id,
                     record_path=str(run.job_dir),
+                    eval_data=self.eval_data(),
                 )
                 self.host.store.update_rec(
                     run.rec_id, status=RecStatus.SUCCESS, metric=reading.value, metric_source=reading.source
@@ -215,7 +216,10 @@ class Evaluations:
             return
         if reading is not None:
             self.set_baseline(
-                eval_metric_value=reading.value, eval_job_id=run.job_id, eval_record_path=str(run.job_dir)
+                eval_metric_value=reading.value,
+                eval_job_id=run.job_id,
+                eval_record_path=str(run.job_dir),
+                eval_data=self.eval_data(),
             )
         else:
             self.set_baseline(eval_error=f"evaluate of the baseline checkpoint gave no metric (job {run.job_id})")
@@ -245,6 +249,18 @@ class Evaluations:
             spec = apply_staged(spec, self.host.workspace.evaluations / "data_staging.json")
         set_dotted(spec, skill.eval_checkpoint_key or "evaluate.checkpoint", checkpoint)
         return spec
+
+    def eval_data(self) -> dict[str, Any]:
+        """Which data the evaluate action reads: its dataset keys and the keys the skill names
+        (``automl.evaluate_data_keys``, e.g. ``evaluate.split``), so a report can say it."""
+        skill = self.host.plan.skill
+        inputs = self.host.plan.inputs
+        keys = list(
+            self.host.dataset_keys(skill, "evaluate", inputs.get("train_dataset_uri"), inputs.get("eval_dataset_uri"))
+        )
+        spec = self.eval_spec("")
+        keys += [k for k in skill.info.automl.evaluate_data_keys if k not in keys]
+        return {k: v for k in keys if (v := get_dotted(spec, k)) is not None}
 
     def submit_eval(self, rec_id: int, role: str, checkpoint: str, label: str) -> bool:
         return self.host.submit_job(rec_id, role, "evaluate", self.eval_spec(checkpoint), label)
@@ -350,6 +366,8 @@ class Evaluations:
             "metric_value": reading.value,
             "source": "evaluate_action",
             "reason": "evaluate action on the best checkpoint",
+            "eval_data": self.eval_data(),
+            "selection_metric_value": best["metric"],
             **base,
         }
 

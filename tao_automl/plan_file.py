@@ -30,6 +30,9 @@ class PlanFile(BaseModel):
     automl_hyperparameters: list[str] | None = None
     baseline_record: dict[str, Any] | None = Field(default=None, description="a baseline already measured")
     workspace: str | None = Field(default=None, description="results directory (else --workspace)")
+    run_name: str | None = Field(
+        default=None, min_length=1, description="the run directory's name under workspace (else run_<timestamp>)"
+    )
     poll_interval: float | None = Field(default=None, gt=0)
     train_dataset_uri: str | None = None
     eval_dataset_uri: str | None = None

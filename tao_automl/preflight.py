@@ -662,7 +662,8 @@ def _disk_check(min_free_gb: float, disk_path: str | Path | None) -> Check:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free_gb = shutil.disk_usage(probe).free / 1e9
-    evidence = f"{free_gb:.1f} GB free at {probe} (need {min_free_gb:g} GB)"
+    where = str(path) if probe == path else f"{path} (measured at {probe}, its nearest existing parent)"
+    evidence = f"{free_gb:.1f} GB free for {where} (need {min_free_gb:g} GB)"
     if free_gb < min_free_gb:
         return Check(
             name="disk:free",

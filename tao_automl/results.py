@@ -185,7 +185,7 @@ def query_status(workspace: str | Path) -> dict[str, Any]:
                 "role": j["role"],
                 "job_id": j["job_id"],
                 "started_at": j["submitted_at"],
-                "params": params.get(j["rec_id"], {}) if j["role"] == "train" else {},
+                "params": params.get(j["rec_id"], {}),
             }
             for j in store.jobs(open_only=True)
             if j["job_id"] is not None

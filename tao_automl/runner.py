@@ -32,6 +32,7 @@ from tao_automl.launch import check_runnable, prepare_job
 from tao_automl.llm.brain_log import append_records as append_brain_records
 from tao_automl.llm.health import result_section
 from tao_automl.metrics import MetricResolver
+from tao_automl.override_bounds import check_override_values
 from tao_automl.platforms import FailureCategory, JobState, Platform, as_platform
 from tao_automl.preflight import load_platform_skill
 from tao_automl.results import best_rec, build_result, history_entry, query_status
@@ -170,6 +171,7 @@ class AutoMLRunner:
         execution: dict[str, Any] | None = None,
         feedback_fn: Callable[..., Any] | None = None,
         workspace_id: str | None = None,
+        run_name: str | None = None,
         **platform_kwargs: Any,
     ) -> dict[str, Any]:
         """Run (or resume) the study and return the result dict of DESIGN §2.
@@ -183,6 +185,8 @@ class AutoMLRunner:
         and ``num_nodes`` shape every job; the rest are given to every ``create_job``/
         ``create_python_job`` call of an SDK object, or are options of a platform given by name.
         ``workspace_id`` is accepted for the published signature; jobs here are named by run.
+        ``run_name`` fixes the run directory (``<workspace>/<run_name>``) instead of a fresh
+        ``run_<timestamp>``: a launcher's run id then names the directory status and reports read.
         """
         self.given_baseline = dict(baseline_record) if baseline_record else None
         self.hooks = {
@@ -221,7 +225,7 @@ class AutoMLRunner:
             self.algorithm = self.build_algorithm(plan)  # may refuse the plan: before anything is written
             self.platform = as_platform(self.platform_sdk, **self.job_platform_options(root))
             self._data = self._prepare_data(plan, root)  # staging and the sample count: before any workspace or job
-            self.workspace = Workspace.create(root)
+            self.workspace = Workspace.create(root, run_name)
             self.store = Store(self.workspace.state_path, now=self.clock.now)
             self._persist_plan(plan)
         self.plan = plan
@@ -338,10 +342,11 @@ class AutoMLRunner:
         if direction not in ("maximize", "minimize"):
             raise ConfigurationError(f"invalid direction '{direction}'", field="automl_settings.direction")
         schema = skill.schema(self.action)
-        space = build_search_space(schema, hyperparameters, custom)
+        space = build_search_space(schema, hyperparameters, custom, skill.info.automl.search_ranges)
         template = skill.template(self.action)
         overrides = dict(overrides or {})
         validate_override_keys(overrides, schema, template)
+        check_override_values(overrides, schema)
         base_spec = deep_merge(template, expand_dotted(overrides))
         for key, value in self.dataset_keys(skill, self.action, train_uri, eval_uri).items():
             if get_dotted(expand_dotted(overrides), key) is None:
@@ -461,7 +466,10 @@ class AutoMLRunner:
         inputs = meta.get("inputs") or {}
         skill.override_action(meta["action"], image=inputs.get("image"), execution=inputs.get("execution"))
         space = build_search_space(
-            skill.schema(meta["action"]), inputs.get("automl_hyperparameters"), inputs.get("custom_param_ranges")
+            skill.schema(meta["action"]),
+            inputs.get("automl_hyperparameters"),
+            inputs.get("custom_param_ranges"),
+            skill.info.automl.search_ranges,
         )
         self.action = meta["action"]
         return RunPlan(

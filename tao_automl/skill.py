@@ -70,6 +70,10 @@ class AutoMLHints(BaseModel):
     epochs_key: str | None = None
     checkpoint_glob: str | None = None
     evaluate_metric: str | None = None
+    #: The skill's recommended ranges (``custom_param_ranges`` format), from its HPO notes.
+    search_ranges: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Evaluate-spec keys that say which data an evaluation read (``evaluate.split``), for the report.
+    evaluate_data_keys: list[str] = Field(default_factory=list)
 
 
 class SkillInfo(BaseModel):

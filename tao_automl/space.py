@@ -349,7 +349,7 @@ def _closest(name: str, candidates: Iterable[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else "check the train schema for the exact dotted name"
 
 
-def _cond_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
+def validity_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
     """Validity bounds of a numeric leaf: ``(lo, hi, exclusive_low, exclusive_high)``.
 
     ``minimum``/``maximum`` are inclusive; ``math_cond`` comparisons tighten them (``>``/``<`` strictly).
@@ -404,7 +404,7 @@ def _respect_bounds(
 def _number_range(name: str, leaf: dict[str, Any], is_int: bool) -> tuple[float, float, bool, str]:
     """Search range for a numeric leaf: (low, high, log, source)."""
     default = leaf.get("default")
-    bounds = _cond_bounds(leaf)
+    bounds = validity_bounds(leaf)
     lo, hi, _, _ = bounds
     last = re.sub(r"\[\d+\]$", "", name.rsplit(".", 1)[-1])  # an element of a list leaf: its list's name
     d = float(default) if _finite(default) else None
@@ -677,7 +677,7 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
             hint=f"allowed keys: {', '.join(_CUSTOM_KEYS)}; {_closest(unknown[0], _CUSTOM_KEYS)}",
         )
     kind = str(leaf.get("type", "")).lower()
-    s_min, s_max, excl_min, excl_max = _cond_bounds(leaf)
+    s_min, s_max, excl_min, excl_max = validity_bounds(leaf)
     allowed = f"{'(' if excl_min else '['}{s_min:g}, {s_max:g}{')' if excl_max else ']'}"
 
     def in_schema(v: float) -> bool:
@@ -822,6 +822,7 @@ def build_search_space(
     schema: dict[str, Any],
     hyperparameters: list[str] | None = None,
     custom_ranges: dict[str, dict[str, Any]] | None = None,
+    skill_ranges: dict[str, dict[str, Any]] | None = None,
 ) -> SearchSpace:
     """Search space of a train schema.
 
@@ -831,6 +832,9 @@ def build_search_space(
             ``automl_default_parameters`` minus disabled and system leaves.
         custom_ranges: ``{name: {valid_min, valid_max, valid_options, option_weights}}``; must stay
             inside the schema. A name outside the default list is added to the space.
+        skill_ranges: the model skill's own recommended ranges (``automl.search_ranges``, same
+            keys), applied to the parameters searched that the user gave no range for; they narrow
+            the derived ranges to what the skill's HPO notes found useful but never add a parameter.
     """
     custom_ranges = dict(custom_ranges or {})
     leaves = dict(iter_leaves(schema))
@@ -875,9 +879,22 @@ def build_search_space(
     params: dict[str, Param] = {}
     for n in names:
         built = params_from_leaf(n, leaves[n])
-        if n in custom_ranges:
+        given = custom_ranges.get(n)
+        source = "custom"
+        if given is None and n in (skill_ranges or {}):
+            given, source = skill_ranges[n], "model skill (automl.search_ranges)"  # type: ignore[index]
+        if given is not None:
             one = built[0] if isinstance(built, list) and len(built) == 1 else None
-            built = [_apply_custom(one, n, resolve_leaf(leaves[n]), custom_ranges[n])]
+            try:
+                built = [replace(_apply_custom(one, n, resolve_leaf(leaves[n]), given), source=source)]
+            except ConfigurationError as exc:
+                if source == "custom":
+                    raise
+                raise SkillError(
+                    f"the model skill's automl.search_ranges.{n} does not fit its schema: {exc.message}",
+                    field=f"automl.search_ranges.{n}",
+                    hint="fix the range in the skill's references/skill_info.yaml, or give custom_param_ranges",
+                ) from None
         if isinstance(built, str):
             if n in explicit:
                 raise ConfigurationError(f"cannot be searched: {built}", field=f"automl_hyperparameters.{n}")

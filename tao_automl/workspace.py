@@ -75,10 +75,25 @@ class Workspace:
         self.run_dir = run_dir
 
     @classmethod
-    def create(cls, root: str | Path) -> Workspace:
-        """A fresh ``run_<UTC ts>`` under ``root`` (never reuses an existing run)."""
+    def create(cls, root: str | Path, name: str | None = None) -> Workspace:
+        """A fresh ``run_<UTC ts>`` under ``root`` (never reuses an existing run).
+
+        ``name`` fixes the run directory instead (``root/name``), so a launcher that hands out a run id
+        names the very directory status and reports read; it may exist (holding the launcher's plan and
+        log) but never an earlier run's state.
+        """
         base = Path(root).expanduser().resolve()
         base.mkdir(parents=True, exist_ok=True)
+        if name is not None:
+            run_dir = base / name
+            if name in ("", ".", "..") or Path(name).name != name:
+                raise ConfigurationError(f"run name {name!r} is not one directory name", field="run_name")
+            if (run_dir / STATE_FILE).exists():
+                raise ConfigurationError(
+                    f"{run_dir} already holds a run", field="run_name", hint="resume it, or choose a new run name"
+                )
+            run_dir.mkdir(exist_ok=True)
+            return cls(run_dir)
         while True:
             run_dir = base / f"run_{utc_stamp()}"
             try:

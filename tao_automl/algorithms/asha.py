@@ -31,6 +31,12 @@ class ASHA(Algorithm):
     """Asynchronous successive halving over epochs (``automl_max_epochs``, ``automl_reduction_factor``)."""
 
     name = "asha"
+    budget_settings = (
+        "automl_max_recommendations",
+        "automl_max_epochs",
+        "automl_min_epochs",
+        "automl_reduction_factor",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

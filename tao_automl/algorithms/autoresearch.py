@@ -32,6 +32,7 @@ class AutoResearch(LLMGuided):
     """Keep a current best; propose one modification with a hypothesis; keep it only if it improves."""
 
     name = "autoresearch"
+    budget_settings = ("automl_max_experiments",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

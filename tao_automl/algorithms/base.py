@@ -104,6 +104,9 @@ class Algorithm(ABC):
     """Base of every search algorithm; subclasses set ``name`` and implement propose/report."""
 
     name: ClassVar[str]
+    #: The ``automl_`` settings that shape this algorithm's budget: what a launch review shows
+    #: (a multi-fidelity knob means nothing to a full-length search, and showing it misleads).
+    budget_settings: ClassVar[tuple[str, ...]] = ("automl_max_recommendations",)
 
     def __init__(
         self,

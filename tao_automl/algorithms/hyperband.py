@@ -59,6 +59,7 @@ class Hyperband(Algorithm):
     """Hyperband over epochs with ``automl_max_epochs`` (R) and ``automl_reduction_factor`` (eta)."""
 
     name = "hyperband"
+    budget_settings = ("automl_max_epochs", "automl_min_epochs", "automl_reduction_factor", "automl_max_total_epochs")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

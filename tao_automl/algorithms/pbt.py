@@ -83,6 +83,7 @@ class PopulationBasedTraining(Algorithm):
     """Synchronous PBT: exploit a top member's checkpoint and params, explore by x0.8/x1.2 or resampling."""
 
     name = "pbt"
+    budget_settings = ("automl_population_size", "automl_max_generations", "automl_pbt_interval", "automl_max_epochs")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

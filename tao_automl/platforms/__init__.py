@@ -32,6 +32,7 @@ __all__ = [
     "as_platform",
     "available_platforms",
     "get_platform",
+    "platform_class",
 ]
 
 ENTRY_POINT_GROUP = "tao_automl.platforms"
@@ -109,6 +110,11 @@ def get_platform(name: str, **options: object) -> Platform:
     Raises:
         PlatformError: the name is unknown (with a "did you mean" hint) or an option is not accepted.
     """
+    return _construct(platform_class(name), options)
+
+
+def platform_class(name: str) -> type[Platform]:
+    """The registered class of a platform name (what it would run, before any instance exists)."""
     registry = _registry()
     key = str(name).strip().lower()
     if key not in registry:
@@ -119,7 +125,7 @@ def get_platform(name: str, **options: object) -> Platform:
             field="platform",
             hint=f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(names)}",
         )
-    return _construct(registry[key], options)
+    return registry[key]
 
 
 def as_platform(obj: object, **options: object) -> Platform:

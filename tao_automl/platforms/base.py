@@ -11,6 +11,7 @@ import shutil
 import sys
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,6 +105,15 @@ class Platform(ABC):
     """Base class of every execution platform. Subclasses set ``name`` and implement the hooks."""
 
     name: ClassVar[str]
+
+    @classmethod
+    def job_interpreter(cls, options: Mapping[str, Any]) -> str | None:
+        """This host's interpreter that ``python_script`` jobs run with under ``options``.
+
+        None when jobs run on another interpreter (an image, a remote node), which preflight
+        cannot open from here. Raises PlatformError when the configured interpreter is missing.
+        """
+        return None
 
     def __init__(self) -> None:
         self._log_offsets: dict[str, int] = {}

@@ -16,8 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from tao_automl.errors import PlatformError
@@ -106,6 +107,10 @@ class LocalPlatform(Platform):
     """
 
     name = "local"
+
+    @classmethod
+    def job_interpreter(cls, options: Mapping[str, Any]) -> str | None:
+        return find_interpreter(options.get("python"))
 
     def __init__(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tao_automl.report.model import fmt, headline, param_names
+from tao_automl.report.model import data_text, fmt, headline, param_names
 
 
 def rich_table(result: dict[str, Any]) -> Table:
@@ -45,7 +45,7 @@ def rich_table(result: dict[str, Any]) -> Table:
         str(final.get("status")),
         fmt(final.get("metric_value")),
         *[""] * len(params),
-        str(final.get("reason", ""))[:60],
+        (str(final.get("reason", "")) + data_text(final.get("eval_data")))[:80],
     )
     return table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tao_automl.report.model import ReportModel, fmt
+from tao_automl.report.model import ReportModel, data_text, fmt
 
 if TYPE_CHECKING:
     from tao_automl.report.plots import Plot
@@ -34,7 +34,8 @@ def markdown(model: ReportModel, plots: list[Plot] | None = None) -> str:
     final = model.final_evaluation
     lines += [
         "",
-        f"Final evaluation: {final.get('status')} {fmt(final.get('metric_value'))} ({final.get('reason', '')})",
+        f"Final evaluation: {final.get('status')} {fmt(final.get('metric_value'))}"
+        f"{data_text(final.get('eval_data'))} ({final.get('reason', '')})",
         "",
     ]
     lines += llm_lines(model)

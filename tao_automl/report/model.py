@@ -103,14 +103,26 @@ def headline(result: dict[str, Any]) -> str:
     best = result["best"]
     final = result["final_evaluation"]
     parts = [f"{metric} ({result['metric']['direction']})"]
-    parts.append(f"baseline {fmt(base.get('metric_value'))} [{base.get('status')}]")
+    baseline = f"baseline {fmt(base.get('metric_value'))} [{base.get('status')}]"
+    if base.get("eval_metric_value") is not None and base.get("source") != "base_checkpoint_eval":
+        baseline += f", evaluated {fmt(base['eval_metric_value'])}{data_text(base.get('eval_data'))}"
+    parts.append(baseline)
     parts.append(f"best {fmt(best['metric_value']) if best else '-'}" + (f" (rec {best['rec_id']})" if best else ""))
-    parts.append(f"final evaluation {fmt(final.get('metric_value'))} [{final.get('status')}]")
+    parts.append(
+        f"final evaluation {fmt(final.get('metric_value'))}{data_text(final.get('eval_data'))} [{final.get('status')}]"
+    )
     cmp_ = improvement(result)
     if cmp_:
         verdict = "better" if cmp_["improved"] else "not better"
         parts.append(f"improvement over baseline {cmp_['delta']:+.4g} ({verdict})")
     return "; ".join(parts)
+
+
+def data_text(data: dict[str, Any] | None) -> str:
+    """`` on evaluate.split=test``: which data an evaluation read, when the run recorded it."""
+    if not data:
+        return ""
+    return " on " + ", ".join(f"{k}={v}" for k, v in data.items())
 
 
 def improvement(result: dict[str, Any]) -> dict[str, Any] | None:

@@ -80,7 +80,10 @@ def launch_automl(sc: WorkflowContext, inp: LaunchInput) -> LaunchOutput:
         workspace = Path(plan.results_root) / run_id
         spec = {k: v for k, v in (plan.launch_spec or {}).items() if k != "baseline_key"}
         workspace.mkdir(parents=True, exist_ok=True)
-        PlanFile(**spec, baseline_record=record, workspace=str(workspace)).write(workspace / "plan.json")
+        # The runner's run directory is this one, so the run id names what status and the report read.
+        PlanFile(**spec, baseline_record=record, workspace=plan.results_root, run_name=run_id).write(
+            workspace / "plan.json"
+        )
         shutil.copyfile(review.path_md, workspace / "launch_review_mcp.md")
         spawned = spawn_detached(run_argv(workspace / "plan.json"), log_path=workspace / "runner.log", cwd=workspace)
         baseline_timing = measured_timing(plan.baseline) or measured_timing(plan.probe)
@@ -98,6 +101,7 @@ def launch_automl(sc: WorkflowContext, inp: LaunchInput) -> LaunchOutput:
                 algorithm=spec.get("algorithm"),
                 per_epoch_s=baseline_timing.per_epoch_s if baseline_timing else None,
                 startup_s=baseline_timing.startup_s if baseline_timing else None,
+                eval_s=baseline_timing.eval_s if baseline_timing else None,
             )
         )
         launch = Launch(

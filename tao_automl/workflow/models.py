@@ -85,6 +85,7 @@ class CheckOut(BaseModel):
     status: Literal["pass", "fail", "warn", "skip"]
     evidence: str = ""
     fix: str | None = None
+    field: str | None = None  # a failed check caused by one input: its dotted name (spec_overrides.train.num_epochs)
     failure_class: str | None = None  # data/credential failures: the job failure class they would cause
 
 
@@ -280,13 +281,19 @@ class RunInput(_Input):
 
 
 class RunningJobOut(BaseModel):
+    """One running job. An evaluation job (role ``baseline_eval``/``final_eval``) reports its metric only
+    when it ends, so ``current_metric`` and ``current_epoch`` stay null while it runs."""
+
     rec_id: int
     role: str
     job_id: str | None
     status: str = "running"
+    description: str = ""
+    metric_name: str | None = None
     current_metric: float | None = None
     current_epoch: int | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    checkpoint: str | None = None
     elapsed_s: float | None = None
     eta_s: float | None = None
 
@@ -307,6 +314,7 @@ class BrainHealth(BaseModel):
 class StatusOutput(BaseModel):
     run_id: str
     state: str
+    phase: Literal["starting", "baseline", "search", "final_evaluation", "done"] = "starting"
     process_alive: bool
     workspace: str
     run_dir: str | None = None
@@ -323,6 +331,9 @@ class StatusOutput(BaseModel):
     llm_brain: BrainHealth
     llm_health: dict[str, Any] | None = None
     log_tail: str | None = None
+    poll_after_s: float | None = Field(
+        None, description="seconds until a new job_status answer is worth asking for; null once the run is over"
+    )
     next_step: str
 
 

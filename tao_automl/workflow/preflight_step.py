@@ -12,6 +12,7 @@ from tao_automl.estimate import (
     plan_run,
 )
 from tao_automl.images import find_model_skill
+from tao_automl.job_runtime import interpreter_checks
 from tao_automl.preflight import Check, CheckStatus, run_preflight
 from tao_automl.skill import ModelSkill
 from tao_automl.workflow.context import DEFAULT_RESULTS_ROOT, SINGLE_HOST, WorkflowContext, refuse_secrets
@@ -45,16 +46,24 @@ def _plan_checks(inp: PreflightInput, skill: ModelSkill) -> list[Check]:
             platform_options=inp.platform_options,
         )
     except AutoMLError as exc:
-        checks.append(Check(name="plan:train", status=CheckStatus.FAIL, evidence=exc.message, fix=exc.hint))
+        checks.append(
+            Check(name="plan:train", status=CheckStatus.FAIL, evidence=exc.message, fix=exc.hint, field=exc.field)
+        )
     else:
+        epochs = (
+            f"{run.epochs} epochs per recommendation"
+            if run.epochs is not None
+            else f"epochs per recommendation set by the algorithm ({run.plan.skill.epochs_key} is not a fixed count)"
+        )
         checks.append(
             Check(
                 name="plan:train",
                 status=CheckStatus.PASS,
                 evidence=f"the runner accepts the plan: {len(run.plan.space)} searchable parameters, metric "
-                f"{run.plan.metric} ({run.plan.direction}), {run.epochs} epochs per recommendation",
+                f"{run.plan.metric} ({run.plan.direction}), {epochs}",
             )
         )
+    checks += interpreter_checks(skill, inp.platform, inp.platform_options)
     shape = f"{inp.gpu_count} GPU(s) per node x {inp.num_nodes} node(s) per job on {inp.platform}"
     if inp.num_nodes > 1 and inp.platform in SINGLE_HOST:
         checks.append(

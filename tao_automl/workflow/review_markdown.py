@@ -29,6 +29,7 @@ def render(review: ReviewOutput) -> str:
     """Markdown of the review; every number an agent shows the user is in here."""
     e = review.estimate
     shape = review.compute_shape
+    knobs = ", ".join(f"`{k}` {_fmt(v)}" for k, v in (review.budget.get("settings") or {}).items())
     lines = [
         f"# Launch review `{review.review_id}`",
         "",
@@ -38,8 +39,8 @@ def render(review: ReviewOutput) -> str:
         f"- **Compute shape**: {shape['gpus_per_node']} GPU(s) x {shape['num_nodes']} node(s) per job, "
         f"{shape['max_concurrent']} job(s) at once",
         f"- **Algorithm**: {review.algorithm}; **budget**: {review.budget['total_recommendations']} recommendations, "
-        f"{_fmt(review.budget.get('epochs'))} epochs each (max epochs {review.budget['max_epochs']}), "
-        f"{review.budget['max_concurrent']} concurrent",
+        f"{_fmt(review.budget.get('epochs'))} epochs each, {review.budget['max_concurrent']} concurrent"
+        + (f" ({knobs})" if knobs else ""),
         f"- **Metric**: `{review.metric}` ({review.direction})",
         f"- **Final evaluation**: {review.final_eval_plan}",
         "",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tao_automl.algorithms import get_algorithm_class
 from tao_automl.data.preparation import data_review_lines
 from tao_automl.estimate import (
     PlannedRun,
@@ -216,11 +217,9 @@ def estimate_budget(sc: WorkflowContext, inp: EstimateInput) -> ReviewOutput:
             algorithm=run.plan.algorithm,
             budget={
                 "total_recommendations": run.total,
-                "max_recommendations": settings.automl_max_recommendations,
                 "max_concurrent": settings.automl_max_concurrent,
                 "epochs": run.epochs,
-                "max_epochs": settings.automl_max_epochs,
-                "max_total_epochs": settings.automl_max_total_epochs,
+                "settings": {k: getattr(settings, k) for k in get_algorithm_class(run.plan.algorithm).budget_settings},
             },
             metric=run.plan.metric,
             direction=run.plan.direction,

@@ -147,6 +147,7 @@ class RunRecord(BaseModel):
     algorithm: str | None = None
     per_epoch_s: float | None = None
     startup_s: float | None = None
+    eval_s: float | None = None
 
 
 def default_state_dir() -> Path:
