@@ -136,13 +136,16 @@ DESCRIPTIONS = {
     "launch_automl": (
         "Step 5. Start the AutoML run of an approved review, detached (it survives this server). Refuses unless "
         "preflight passed, the image was resolved, a baseline was measured or knowingly waived, the review "
-        "exists, confirmed is true, and nothing in the plan changed since the review (content hash). Launching "
-        "the same review again returns the same run. Returns run_id, workspace and pid."
+        "exists, confirmed is true, and nothing in the plan changed since the review (content hash). A review "
+        "that was launched returns that same run when launched again (already_launched, no new job); one never "
+        "launched must be its plan's newest review (else gate plan_unchanged). Returns run_id, workspace (the "
+        "run directory job_status and the report read) and pid."
     ),
     "job_status": (
-        "Step 6. Live status of a run from its workspace: state, progress, running jobs with current metric, "
-        "hyperparameters and ETA, best so far, baseline, failures with their class, LLM brain health for LLM "
-        "algorithms, and the runner log tail if it crashed."
+        "Step 6. Live status of a run from its workspace: state, phase (baseline, search, final_evaluation), "
+        "progress, running jobs (what each does, its metric, epoch, hyperparameters and ETA; evaluation jobs "
+        "report their metric when they end), best so far, baseline, failures with their class, LLM brain health "
+        "for LLM algorithms, the runner log tail if it crashed, and poll_after_s: when to ask again."
     ),
     "summarize_results": (
         "Step 7. Baseline vs every recommendation vs best, the final evaluation, the exact best checkpoint file "

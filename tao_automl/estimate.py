@@ -393,7 +393,9 @@ def measure_default_config(
     eval_metric = skill.info.automl.evaluate_metric or plan.metric
     done = _wait(job_platform, eval_id, eval_dir / "results", runner_resolver(eval_metric), poll)
     timing = {**timing, "eval_s": done["end"] - started}
-    record.update(eval_job_id=eval_id, eval_record_path=str(eval_dir), timing=timing)
+    record.update(
+        eval_job_id=eval_id, eval_record_path=str(eval_dir), timing=timing, eval_data=runner.evaluations.eval_data()
+    )
     reading = None
     if done["state"] is JobState.COMPLETE:
         reading = runner_resolver(eval_metric).resolve(eval_dir / "results", job_platform.logs(eval_id))

@@ -171,8 +171,8 @@ def test_evaluate_scores_a_checkpoint_and_refuses_a_missing_one(base: dict[str, 
     checkpoint = base["a"] / "model_epoch_004.pth"
     val, test, missing = tmp_path / "val", tmp_path / "test", tmp_path / "missing"
     results = run_all(
-        (EVALUATE, make_spec(val, "evaluate", {"evaluate.checkpoint": str(checkpoint)})),
-        (EVALUATE, make_spec(test, "evaluate", {"evaluate.checkpoint": str(checkpoint), "evaluate.split": "test"})),
+        (EVALUATE, make_spec(val, "evaluate", {"evaluate.checkpoint": str(checkpoint), "evaluate.split": "val"})),
+        (EVALUATE, make_spec(test, "evaluate", {"evaluate.checkpoint": str(checkpoint)})),  # the template's split
         (EVALUATE, make_spec(missing, "evaluate", {"evaluate.checkpoint": str(tmp_path / "nope.pth")})),
     )
     assert results[0].returncode == 0, results[0].stderr

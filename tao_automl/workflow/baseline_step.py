@@ -184,6 +184,7 @@ def run_baseline_eval(sc: WorkflowContext, inp: BaselineInput) -> BaselineOutput
         metric_name=record.get("metric_name"),
         metric_value=record.get("metric_value"),
         eval_metric_value=record.get("eval_metric_value"),
+        eval_data=record.get("eval_data"),
         source=record.get("source"),
         train_job_id=record.get("job_id"),
         eval_job_id=record.get("eval_job_id"),

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from tao_automl.errors import AutoMLError
 from tao_automl.redaction import redact, redact_obj
 from tao_automl.workflow.baseline_step import run_baseline_eval
-from tao_automl.workflow.context import WorkflowContext
+from tao_automl.workflow.context import WorkflowContext, refuse_secrets
 from tao_automl.workflow.image_step import resolve_image_step
 from tao_automl.workflow.launch_step import launch_automl
 from tao_automl.workflow.models import (
@@ -101,6 +101,10 @@ def call_step(step: Step, ctx: WorkflowContext, arguments: dict[str, Any]) -> Ba
     except ValidationError as exc:
         return input_refusal(exc)
     try:
+        # Every argument, not only the ones a step passes on: a secret pasted anywhere (a model_skill, a
+        # reason) would otherwise be stored in the plan's state file.
+        for name in type(inp).model_fields:
+            refuse_secrets(getattr(inp, name), name)
         out = step.run(ctx, inp)
     except GateRefusal as r:
         return Refusal(gate=r.gate, reason=redact(r.reason), fix=r.fix, field=r.field, details=r.details)

@@ -165,6 +165,7 @@ class BaselineOutput(BaseModel):
     metric_name: str | None = None
     metric_value: float | None = None
     eval_metric_value: float | None = None
+    eval_data: dict[str, Any] | None = Field(None, description="which data the evaluation read (evaluate.split)")
     source: str | None = None
     train_job_id: str | None = None
     eval_job_id: str | None = None
