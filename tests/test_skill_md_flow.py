@@ -122,7 +122,7 @@ def test_one_step_numbering_for_skill_md_and_the_tool_descriptions() -> None:
     calls = documented_steps()
     assert [tool for _, tool, _ in calls] == list(DESCRIPTIONS), "the workflow shows every tool once, in order"
     for step, tool, _ in calls:
-        assert table[tool][0] == step, f"SKILL.md step {step} calls {tool}, whose description says step {table[tool][0]}"
+        assert table[tool][0] == step, f"SKILL.md step {step} calls {tool}, described as step {table[tool][0]}"
 
 
 def test_every_documented_gate_is_a_gate_and_every_gate_is_documented() -> None:
@@ -130,7 +130,6 @@ def test_every_documented_gate_is_a_gate_and_every_gate_is_documented() -> None:
 
 
 def test_the_launch_row_names_gates_and_the_argument_apart() -> None:
-    _, names = tools_table()["launch_automl"]
     row = next(line for line in _section("## The tools (MCP server `tao-automl-mcp`, stdio or `--http 127.0.0.1:PORT`)")
                .splitlines() if "`launch_automl`" in line)  # fmt: skip
     gates = re.findall(r"`([a-z_]+)`", row.split("|")[4])
@@ -228,7 +227,10 @@ async def documented_refusals(client: ToolCaller, ids: dict[str, str], launch: d
     error = refusal(
         await client.call(
             "estimate_budget",
-            {"preflight_id": ids["preflight_id"], "custom_param_ranges": {"train.optim.lr": {"low": 1e-4, "high": 0.01}}},
+            {
+                "preflight_id": ids["preflight_id"],
+                "custom_param_ranges": {"train.optim.lr": {"low": 1e-4, "high": 0.01}},
+            },
         ),
         "input",
     )
