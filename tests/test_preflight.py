@@ -374,3 +374,68 @@ def test_install_uses_apt_get_for_debian_packages(tmp_path: Path) -> None:
         checks["install:no-such-cli-c"].status is CheckStatus.FAIL and checks["install:no-such-cli-c"].fix == "see docs"
     )
     assert checks["tool:no-such-cli-a"].status is CheckStatus.FAIL  # checked again after the install
+
+
+# ---- the gated preflight checks what the jobs will use -------------------------------------------------------
+
+
+def _gated_preflight(state: Path, **args: object) -> dict[str, object]:
+    """``preflight_check`` as every face calls it (tao_automl.workflow.calls), its answer as JSON."""
+    from tao_automl.workflow.calls import STEPS, call_step
+    from tao_automl.workflow.context import WorkflowContext
+    from tao_automl.workflow.state import StateStore
+
+    out = call_step(STEPS["preflight_check"], WorkflowContext(store=StateStore(state)), dict(args))
+    return out.model_dump(mode="json")
+
+
+def _check(answer: dict[str, object], name: str) -> dict[str, object]:
+    return next(c for c in answer["checks"] if c["name"] == name)  # type: ignore[union-attr, index]
+
+
+def test_a_spec_override_outside_the_schema_fails_preflight_with_field_and_fix(tmp_path: Path) -> None:
+    answer = _gated_preflight(
+        tmp_path / "state", model_skill="digits-cnn", results_root=str(tmp_path), spec_overrides={"train.num_epochs": 0}
+    )
+    check = _check(answer, "plan:train")
+    assert not answer["passed"] and check["status"] == "fail"
+    assert check["field"] == "spec_overrides.train.num_epochs"
+    assert "outside the schema's range [1, 100]" in check["evidence"] and "default is 10" in check["fix"]
+    ok = _gated_preflight(
+        tmp_path / "state", model_skill="digits-cnn", results_root=str(tmp_path), spec_overrides={"train.num_epochs": 3}
+    )
+    assert "3 epochs per recommendation" in _check(ok, "plan:train")["evidence"]
+
+
+def test_the_runner_refuses_an_override_the_schema_rules_out() -> None:
+    from tao_automl.estimate import plan_run
+
+    for overrides, field in (
+        ({"train.optim.lr": -1.0}, "spec_overrides.train.optim.lr"),
+        ({"train.optim.optimizer": "rmsprop"}, "spec_overrides.train.optim.optimizer"),
+        ({"model": {"width": 400}}, "spec_overrides.model.width"),
+    ):
+        with pytest.raises(ConfigurationError) as err:
+            plan_run(PROJECT_ROOT / "skills" / "models" / "digits-cnn", spec_overrides=overrides)
+        assert err.value.field == field, err.value
+
+
+def test_preflight_checks_the_interpreter_the_jobs_run_with(tmp_path: Path) -> None:
+    base = {"model_skill": "digits-cnn", "results_root": str(tmp_path / "runs")}
+    default = _check(_gated_preflight(tmp_path / "state", **base), "runtime:python")
+    assert default["status"] == "pass" and sys.executable in default["evidence"], default
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    answer = _gated_preflight(tmp_path / "state", **base, platform_options={"python": str(bare / "bin" / "python")})
+    check = _check(answer, "runtime:python")
+    assert not answer["passed"] and check["status"] == "fail" and check["field"] == "platform_options.python"
+    assert "cannot import" in check["evidence"] and "torch" in check["evidence"] and "pip install" in check["fix"]
+    missing = _gated_preflight(tmp_path / "state", **base, platform_options={"python": str(tmp_path / "no-python")})
+    assert _check(missing, "runtime:python")["status"] == "fail"
+
+
+def test_preflight_measures_the_disk_of_results_root(tmp_path: Path) -> None:
+    root = tmp_path / "not" / "yet" / "there"
+    answer = _gated_preflight(tmp_path / "state", model_skill="digits-cnn", results_root=str(root), min_free_disk_gb=1e6)
+    check = _check(answer, "disk:free")
+    assert check["status"] == "fail" and str(root) in check["evidence"] and str(tmp_path) in check["evidence"]
