@@ -436,6 +436,7 @@ def test_preflight_checks_the_interpreter_the_jobs_run_with(tmp_path: Path) -> N
 
 def test_preflight_measures_the_disk_of_results_root(tmp_path: Path) -> None:
     root = tmp_path / "not" / "yet" / "there"
-    answer = _gated_preflight(tmp_path / "state", model_skill="digits-cnn", results_root=str(root), min_free_disk_gb=1e6)
+    state = tmp_path / "state"
+    answer = _gated_preflight(state, model_skill="digits-cnn", results_root=str(root), min_free_disk_gb=1e6)
     check = _check(answer, "disk:free")
     assert check["status"] == "fail" and str(root) in check["evidence"] and str(tmp_path) in check["evidence"]
