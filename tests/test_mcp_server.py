@@ -2,12 +2,12 @@
 
 The whole flow (preflight -> image -> baseline -> review -> launch -> status -> summary) runs for
 real on ``skills/models/digits-cnn`` with the Python client in memory and the TypeScript client
-over stdio and streamable HTTP; the Python client over stdio and HTTP gets a smoke test
-(``tests/services/mcp_clients.py``). Each gate has a test that tries to skip it,
-run with the Python and the TypeScript client; the TypeScript client validates every structured
-result against the tool's output schema, so a refusal must show its gate, reason and fix within
-the protocol. The review's wall-time estimate is compared with the measured wall time of the same
-run and both are printed (``pytest -s``) for the issue note.
+over stdio; every other client and transport pair (Python over stdio and streamable HTTP,
+TypeScript over streamable HTTP) gets a smoke test (``tests/services/mcp_clients.py``). Each gate
+has a test that tries to skip it, run with the Python and the TypeScript client; the TypeScript
+client validates every structured result against the tool's output schema, so a refusal must show
+its gate, reason and fix within the protocol. The review's wall-time estimate is compared with the
+measured wall time of the same run and both are printed (``pytest -s``) for the issue note.
 """
 
 from __future__ import annotations
@@ -264,11 +264,11 @@ async def test_whole_flow_in_memory_and_gates_survive_a_restart(tmp_path: Path) 
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("kind", ["ts-stdio", "ts-http"])
+@pytest.mark.parametrize("kind", ["ts-stdio"])
 async def test_whole_flow_over_a_transport(kind: str, tmp_path: Path) -> None:
-    """The console script serves the flow over stdio and over streamable HTTP to the TypeScript client (the
-    Python client over stdio and HTTP: :func:`test_the_python_client_over_stdio_and_http`; in memory it runs
-    the whole flow, and tests/test_skill_md_flow.py runs SKILL.md's flow over ts-stdio)."""
+    """The console script serves the whole flow over stdio to the TypeScript client (the other transports:
+    :func:`test_each_client_over_each_transport`; in memory it runs the whole flow too, and
+    tests/test_skill_md_flow.py runs SKILL.md's flow over ts-stdio)."""
     assert CONSOLE_SCRIPT.is_file(), "the tao-automl-mcp console script is not installed"
     async with connect(kind, tmp_path / "state", tmp_path) as client:
         await whole_flow(client, tmp_path / "runs", kind)
@@ -276,9 +276,9 @@ async def test_whole_flow_over_a_transport(kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("kind", ["py-stdio", "py-http"])
-async def test_the_python_client_over_stdio_and_http(kind: str, tmp_path: Path) -> None:
-    """The console script to the Python client: its tools, a passed preflight, a refusal it shows."""
+@pytest.mark.parametrize("kind", ["py-stdio", "py-http", "ts-http"])
+async def test_each_client_over_each_transport(kind: str, tmp_path: Path) -> None:
+    """The console script to each client over each transport: its tools, a passed preflight, a refusal it shows."""
     async with connect(kind, tmp_path / "state", tmp_path) as client:
         tools = {t["name"] for t in await client.list_tools()}
         assert tools == TOOLS

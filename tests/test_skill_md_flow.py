@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from services.mcp_clients import Outcome, ToolCaller, connect
 
 from server.app import DESCRIPTIONS
@@ -121,6 +122,8 @@ def test_one_step_numbering_for_skill_md_and_the_tool_descriptions() -> None:
         assert DESCRIPTIONS[tool].startswith(f"Step {step}. "), (tool, DESCRIPTIONS[tool][:20])
     calls = documented_steps()
     assert [tool for _, tool, _ in calls] == list(DESCRIPTIONS), "the workflow shows every tool once, in order"
+    info = yaml.safe_load((ROOT / "references" / "skill_info.yaml").read_text(encoding="utf-8"))
+    assert {t["name"]: t["step"] for t in info["tools"]} == {tool: step for tool, (step, _) in table.items()}
     for step, tool, _ in calls:
         assert table[tool][0] == step, f"SKILL.md step {step} calls {tool}, described as step {table[tool][0]}"
 
