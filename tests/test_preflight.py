@@ -440,3 +440,4 @@ def test_preflight_measures_the_disk_of_results_root(tmp_path: Path) -> None:
     answer = _gated_preflight(state, model_skill="digits-cnn", results_root=str(root), min_free_disk_gb=1e6)
     check = _check(answer, "disk:free")
     assert check["status"] == "fail" and str(root) in check["evidence"] and str(tmp_path) in check["evidence"]
+    assert check["field"] == "results_root" and check["fix"]

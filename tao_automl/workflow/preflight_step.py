@@ -116,7 +116,11 @@ def preflight_check(sc: WorkflowContext, inp: PreflightInput) -> PreflightOutput
         platform_options=inp.platform_options,
         probe_dir=root,
     )
-    checks = list(result.checks)
+    # The disk measured is results_root's: a failure there names that argument.
+    checks = [
+        c.model_copy(update={"field": "results_root"}) if c.name == "disk:free" and c.status == CheckStatus.FAIL else c
+        for c in result.checks
+    ]
     skill: ModelSkill | None = None
     try:
         skill = ModelSkill.load(find_model_skill(inp.model_skill))
