@@ -13,15 +13,11 @@ import math
 from typing import Any
 
 from tao_automl.errors import ConfigurationError
-from tao_automl.space import find_leaf, resolve_leaf, validity_bounds
+from tao_automl.space import find_leaf, interval_text, resolve_leaf, validity_bounds
 from tao_automl.spec import expand_dotted, flatten
 
 _NUMBER_TYPES = {"float", "number", "int", "integer"}
 _INT_TYPES = {"int", "integer"}
-
-
-def _interval(lo: float, hi: float, exclusive_low: bool, exclusive_high: bool) -> str:
-    return f"{'(' if exclusive_low else '['}{lo:g}, {hi:g}{')' if exclusive_high else ']'}"
 
 
 def _number_problem(value: int | float, leaf: dict[str, Any], kind: str) -> str | None:
@@ -29,11 +25,12 @@ def _number_problem(value: int | float, leaf: dict[str, Any], kind: str) -> str 
         return f"must be finite, got {value!r}"
     if kind in _INT_TYPES and float(value) != int(value):
         return f"must be an integer, got {value!r}"
-    lo, hi, exclusive_low, exclusive_high = validity_bounds(leaf)
+    bounds = validity_bounds(leaf)
+    lo, hi, exclusive_low, exclusive_high = bounds
     below = value < lo or (exclusive_low and value == lo)
     above = value > hi or (exclusive_high and value == hi)
     if below or above:
-        return f"{value!r} is outside the schema's range {_interval(lo, hi, exclusive_low, exclusive_high)}"
+        return f"{value!r} is outside the schema's range {interval_text(bounds)}"
     return None
 
 

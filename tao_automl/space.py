@@ -381,6 +381,12 @@ def validity_bounds(leaf: dict[str, Any]) -> tuple[float, float, bool, bool]:
     return lo, hi, exclusive_low, exclusive_high
 
 
+def interval_text(bounds: tuple[float, float, bool, bool]) -> str:
+    """``[1, 100]`` / ``(0, 0.1]``: validity bounds as an interval, exclusive ends in parentheses."""
+    lo, hi, exclusive_low, exclusive_high = bounds
+    return f"{'(' if exclusive_low else '['}{lo:g}, {hi:g}{')' if exclusive_high else ']'}"
+
+
 def _respect_bounds(
     low: float, high: float, bounds: tuple[float, float, bool, bool], is_int: bool
 ) -> tuple[float, float]:
@@ -678,7 +684,7 @@ def _apply_custom(p: Param | None, name: str, leaf: dict[str, Any], custom: dict
         )
     kind = str(leaf.get("type", "")).lower()
     s_min, s_max, excl_min, excl_max = validity_bounds(leaf)
-    allowed = f"{'(' if excl_min else '['}{s_min:g}, {s_max:g}{')' if excl_max else ']'}"
+    allowed = interval_text((s_min, s_max, excl_min, excl_max))
 
     def in_schema(v: float) -> bool:
         return (s_min < v if excl_min else s_min <= v) and (v < s_max if excl_max else v <= s_max)
